@@ -1,0 +1,133 @@
+"""hacontrol's settings: every value comes from the environment (see README "Configuration")."""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from hacontrol.lib.env import envbool, envint, envlist, envsecret, parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envsecret("SECRET_KEY")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set; `make run` makes one")
+# Fernet keys that encrypt stored credentials, newest first (older ones still decrypt, for
+# rotation); without them a key is derived from SECRET_KEY.
+HACONTROL_SECRET_KEYS = [
+    key.strip() for key in (envsecret("HACONTROL_SECRET_KEY") or "").split(",") if key.strip()
+]
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_tasks",
+    "django_tasks_db",
+    "hacontrol.ha",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "hacontrol.ha.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "hacontrol.urls"
+WSGI_APPLICATION = "hacontrol.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "hacontrol.ha.access.access_context",
+            ],
+        },
+    },
+]
+
+_database_url = envsecret("DATABASE_URL")
+if not _database_url:
+    from hacontrol.embedded_db import embedded_database_url
+
+    _database_url = embedded_database_url(VAR_DIR / "pgdata")
+DATABASES = {"default": parse_database_url(_database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": envsecret("TASKS_BACKEND") or "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "cluster-list"
+LOGOUT_REDIRECT_URL = "login"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_COOKIES = envbool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+EMAIL_BACKEND = envsecret("EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+
+# How long one command on a Central host may take before it is called hung.
+HACONTROL_COMMAND_TIMEOUT = envint("HACONTROL_COMMAND_TIMEOUT", 60, minimum=1)
+HACONTROL_CONNECT_TIMEOUT = envint("HACONTROL_CONNECT_TIMEOUT", 10, minimum=1)
+# Seconds between two state probes of every member by the worker's monitor.
+HACONTROL_PROBE_INTERVAL = envint("HACONTROL_PROBE_INTERVAL", 15, minimum=1)
+HACONTROL_PROBE_CONCURRENCY = envint("HACONTROL_PROBE_CONCURRENCY", 32, minimum=1)
+# After a service start, how long to wait for it to report itself running.
+HACONTROL_START_WAIT = envint("HACONTROL_START_WAIT", 30, minimum=0)
+HACONTROL_CLOCK_SKEW_WARNING = envint("HACONTROL_CLOCK_SKEW_WARNING", 5, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"hacontrol": {"level": envsecret("LOG_LEVEL") or "INFO"}},
+}
