@@ -13,7 +13,9 @@ def embedded_database_url(data_dir: Path) -> str:
     ``make run`` leave nothing behind.
     """
     # pgserver warns on every start when this is unset; it only picks a runtime folder.
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
+    runtime = data_dir.parent / "run"
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,15 @@ PRIORITY_STEP = 10
 MAX_PRIORITY = 1_000_000
 
 
+class ClusterQuerySet(models.QuerySet):
+    def with_member_counts(self) -> ClusterQuerySet:
+        """Each cluster with how many members it has and how many are serving."""
+        return self.annotate(
+            member_count=models.Count("members"),
+            serving_count=models.Count("members", filter=Q(members__state__in=["active", "standby"])),
+        )
+
+
 class Cluster(models.Model):
     """A Micetro Central HA cluster: members sharing one database, reached by one DNS name."""
 
@@ -42,6 +51,8 @@ class Cluster(models.Model):
     notify_webhook = models.URLField(blank=True, help_text="Receives a JSON POST on each event")
     last_checked = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+
+    objects = ClusterQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -76,6 +87,23 @@ class Cluster(models.Model):
 
     def running_job(self) -> Job | None:
         return self.jobs.filter(status__in=Job.ACTIVE_STATUSES).first()
+
+    def panel(self) -> dict:
+        """Everything the Manage High Availability panel shows, in a fixed number of queries."""
+        members = list(self.members.all())
+        running = self.running_job()
+        busy = running.members_in_maintenance() if running else set()
+        for member in members:
+            member.in_maintenance = member.pk in busy
+        return {
+            "members": members,
+            "running_job": running,
+            "recent_jobs": list(self.jobs.all()[:5]),
+            "recent_changes": list(
+                StateChange.objects.filter(member__cluster=self).select_related("member")[:10]
+            ),
+            "skewed": [m for m in members if m.clock_skew_warning],
+        }
 
 
 class Platform(models.TextChoices):
@@ -123,6 +151,9 @@ class Member(models.Model):
     key_passphrase = EncryptedTextField("SSH key passphrase", blank=True)
     host_key = models.TextField(
         "pinned SSH host key", blank=True, help_text="'ssh-ed25519 AAAA…' as in known_hosts"
+    )
+    presented_host_key = models.TextField(
+        blank=True, help_text="The key the host last offered that did not match the pinned one"
     )
     use_sudo = models.BooleanField(default=False, help_text="Run commands through sudo -n")
     winrm_https = models.BooleanField("WinRM over HTTPS", default=False)
@@ -196,6 +227,25 @@ class Member(models.Model):
     def clock_skew_warning(self) -> bool:
         return self.clock_skew is not None and abs(self.clock_skew) > settings.HACONTROL_CLOCK_SKEW_WARNING
 
+    @property
+    def host_key_fingerprint(self) -> str:
+        from hacontrol.remote.ssh import fingerprint_of_line
+
+        return fingerprint_of_line(self.host_key) if self.host_key else ""
+
+    @property
+    def presented_key_fingerprint(self) -> str:
+        from hacontrol.remote.ssh import fingerprint_of_line
+
+        return fingerprint_of_line(self.presented_host_key) if self.presented_host_key else ""
+
+    def accept_presented_host_key(self) -> tuple[str, str]:
+        """Pin the key the host offered; returns the (old, new) fingerprints for the audit."""
+        old, new = self.host_key_fingerprint, self.presented_key_fingerprint
+        self.host_key, self.presented_host_key = self.presented_host_key, ""
+        self.save(update_fields=["host_key", "presented_host_key"])
+        return old, new
+
     def connection_settings(self):
         """What the remote layer needs to reach this member's host."""
         from hacontrol.remote import HostSettings
@@ -203,7 +253,8 @@ class Member(models.Model):
         return HostSettings(
             platform=self.platform, address=self.address, port=self.effective_port,
             username=self.username, password=self.password, private_key=self.private_key,
-            key_passphrase=self.key_passphrase, host_key=self.host_key, use_sudo=self.use_sudo,
+            key_passphrase=self.key_passphrase, host_key=self.host_key,
+            preferences_path=self.effective_preferences_path, use_sudo=self.use_sudo,
             winrm_https=self.winrm_https, winrm_auth=self.winrm_auth,
             winrm_ca_file=self.winrm_ca_file, commands=self.commands,
             timeout=settings.HACONTROL_COMMAND_TIMEOUT,
@@ -313,6 +364,14 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    def members_in_maintenance(self) -> set[int]:
+        """The members this job is working on, which the panel shows as Maintenance."""
+        if not self.is_active:
+            return set()
+        if self.kind == "switchover":
+            return set(self.cluster.members.values_list("pk", flat=True))
+        return {self.member_id} if self.member_id else set()
 
     @property
     def progress(self) -> int:

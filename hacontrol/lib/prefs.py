@@ -172,7 +172,11 @@ class Preferences:
             return
         if self.lines and not self.lines[-1].endswith(("\n", "\r")):
             self.lines[-1] += self.newline
-        self.lines.append(self._format_line(key, value) + self.newline)
+        # A top-level INI key must come before the first [Section], or it would join it.
+        position = len(self.lines)
+        if self.format is Format.INI:
+            position = next((i for i, line in enumerate(self.lines) if INI_SECTION.match(line)), position)
+        self.lines.insert(position, self._format_line(key, value) + self.newline)
 
     def remove(self, key: str) -> bool:
         """Remove every line of ``key``; True when there was one."""

@@ -34,6 +34,7 @@ class HostSettings:
     private_key: str = ""
     key_passphrase: str = ""
     host_key: str = ""
+    preferences_path: str = ""
     use_sudo: bool = False
     winrm_https: bool = False
     winrm_auth: str = "ntlm"

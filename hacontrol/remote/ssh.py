@@ -110,6 +110,11 @@ class SSHRemote(Remote):
         except (TimeoutError, socket.timeout):
             self.client.close()
             raise TimedOut(f"connecting to {where} timed out after {host.connect_timeout:g} s") from None
+        except paramiko.ssh_exception.NoValidConnectionsError as error:
+            self.client.close()
+            if all(isinstance(e, ConnectionRefusedError) for e in error.errors.values()):
+                raise ConnectionRefused(f"{where} refused the connection (is sshd running?)") from None
+            raise Unreachable(f"{where} is unreachable: {error}") from None
         except ConnectionRefusedError:
             self.client.close()
             raise ConnectionRefused(f"{where} refused the connection (is sshd running?)") from None

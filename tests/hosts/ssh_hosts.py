@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SSH_PORT = 2222
+# A non-root login for permission tests; '*' (not '!') so sshd does not see it as locked.
+TEST_USER = "hacontrol-test"
 SSHD = "/usr/sbin/sshd"
 INITIAL_PREFERENCES = (
     '<Database value="postgresql"/>\n'
@@ -42,7 +44,7 @@ case "$action" in
       exit 1
     fi
     echo active > $dir/.service; note "$action" ;;
-  is-active) echo "$state"; [ "$state" = active ] ;;
+  is-active) echo "$state"; [ "$state" = active ] || exit 3 ;;
   status) echo "* mmcentral.service - Men&Mice Central"; echo "   Active: $state"; [ "$state" = active ] || exit 3 ;;
   *) echo "Unknown command verb $action." >&2; exit 1 ;;
 esac
@@ -185,12 +187,17 @@ def make_client_key(base: Path) -> Path:
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     shutil.copy(f"{key}.pub", base / "authorized_keys")
+    # sshd reads authorized_keys as the logging-in user, who may not be root.
+    base.chmod(0o755)
+    (base / "authorized_keys").chmod(0o644)
     return key
 
 
 def make_hosts(base: Path, count: int, first: int = 10) -> list[SSHHost]:
     """Create ``count`` hosts on 127.0.0.<first>... and start them."""
     Path("/run/sshd").mkdir(exist_ok=True)
+    if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", "--password", "*", TEST_USER], check=True)
     Path("/var/mmsuite").mkdir(exist_ok=True)
     hosts = []
     for index in range(count):

@@ -1,0 +1,38 @@
+# The two commands of README's Quick start: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
+
+.PHONY: run test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+var/secret_key:
+	mkdir -p var
+	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+	chmod 600 $@
+
+run: $(VENV)/.installed var/secret_key
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py serve
+
+test: $(VENV)/.installed-test var/secret_key
+	scripts/ensure-system-packages
+	DEBUG=0 $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test var/secret_key
+	scripts/ensure-system-packages
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var

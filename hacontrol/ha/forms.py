@@ -1,0 +1,107 @@
+"""Forms for clusters and members; the rules themselves live on the models."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from hacontrol.ha.models import MAX_PRIORITY, Cluster, Member
+
+SECRET_FIELDS = ("password", "private_key", "key_passphrase")
+
+
+class ClusterForm(forms.ModelForm):
+    class Meta:
+        model = Cluster
+        fields = ["name", "dns_name", "dns_resolver", "notes"]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+
+class MemberForm(forms.ModelForm):
+    """Add or edit a member. Secrets are never rendered back; left blank on edit, they stay."""
+
+    priority = forms.IntegerField(min_value=1, max_value=MAX_PRIORITY)
+    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+
+    class Meta:
+        model = Member
+        fields = [
+            "name", "priority", "address", "platform", "port", "username", "password",
+            "private_key", "key_passphrase", "host_key", "use_sudo", "preferences_path",
+            "winrm_https", "winrm_auth", "winrm_ca_file",
+        ]
+        widgets = {
+            "password": forms.PasswordInput(render_value=False),
+            "key_passphrase": forms.PasswordInput(render_value=False),
+            "private_key": forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+            "host_key": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        }
+
+    def __init__(self, *args, cluster: Cluster, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cluster = cluster
+        self.instance.cluster = cluster
+        editing = self.instance.pk is not None
+        if editing:
+            # Renaming means reconfiguring the host: remove and add the member instead.
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = "To rename a member, remove it and add it again."
+            for name in SECRET_FIELDS:
+                self.fields[name].help_text = "Stored encrypted; leave blank to keep the current one."
+        else:
+            self.fields["priority"].initial = cluster.next_priority()
+        self.fields["preferences_path"].help_text = "Empty for the platform's default path"
+        self.fields["port"].widget.attrs["placeholder"] = "22 (SSH) or 5985 (WinRM)"
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip() if not self.fields["name"].disabled else self.instance.name
+
+    def clean_priority(self) -> int:
+        priority = self.cleaned_data["priority"]
+        others = self.cluster.members.exclude(pk=self.instance.pk)
+        clash = others.filter(priority=priority).first()
+        if clash:
+            raise ValidationError(f"priority {priority} is already {clash.name}'s; priorities are unique in a cluster")
+        primary = others.order_by("priority").first()
+        if self.instance.pk is None and primary and priority <= primary.priority:
+            raise ValidationError(
+                f"a failover's priority must be higher than the primary {primary.name}'s ({primary.priority}); "
+                "use Set Active to change the primary"
+            )
+        return priority
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk:
+            for name in SECRET_FIELDS:
+                if not data.get(name):
+                    data.pop(name, None)
+        return data
+
+
+class RemoveMemberForm(forms.Form):
+    stop = forms.BooleanField(required=False, initial=True, label="Stop Central on the host first")
+    confirm_primary = forms.BooleanField(
+        required=False, label="Yes, remove the primary even though failovers depend on it"
+    )
+    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.member = member
+        self.needs_confirmation = member.is_primary and member.cluster.members.count() > 1
+        if not self.needs_confirmation:
+            del self.fields["confirm_primary"]
+
+    def clean(self):
+        data = super().clean()
+        if self.needs_confirmation and not data.get("confirm_primary"):
+            raise ValidationError(
+                f"{self.member.name} is the primary and other members fail over to it: "
+                "tick the confirmation to remove it"
+            )
+        return data
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")

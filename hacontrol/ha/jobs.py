@@ -1,0 +1,191 @@
+"""Start jobs (one at a time per cluster) and run them step by step, recording everything.
+
+The web views enqueue :func:`run_job_task` on Django's tasks API (the database backend's
+``db_worker`` runs it); the CLI calls :func:`run_job` in its own process. Both record, lock and
+audit the job the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tasks import task
+
+from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStep, Member
+from hacontrol.ha.procedures import PROCEDURES, JobContext, StepFailed
+from hacontrol.remote import RemoteError
+
+logger = logging.getLogger("hacontrol.jobs")
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ClusterBusy(Exception):
+    """Another job holds the cluster; the message names it."""
+
+
+def busy_message(cluster: Cluster) -> str:
+    running = cluster.running_job()
+    if running is None:
+        return f"another job is starting on {cluster.name}; try again in a moment"
+    return (
+        f"{cluster.name} is busy: job #{running.pk} \"{running.title}\" started by "
+        f"{running.started_by} is {running.status}; wait for it to finish"
+    )
+
+
+def create_job(kind: str, cluster: Cluster, actor: str, *, member: Member | None = None,
+               params: dict | None = None, reason: str = "") -> Job:
+    """Record a queued job, or raise :class:`ClusterBusy` when the cluster already has one.
+
+    The database's partial unique index decides, so two web processes or a web process and a
+    CLI racing for one cluster cannot both win.
+    """
+    if kind not in PROCEDURES:
+        raise ValueError(f"unknown job kind {kind!r}")
+    try:
+        with transaction.atomic():
+            return Job.objects.create(
+                kind=kind, cluster=cluster, member=member, member_name=member.name if member else "",
+                params=params or {}, started_by=actor, reason=reason,
+            )
+    except IntegrityError:
+        raise ClusterBusy(busy_message(cluster)) from None
+
+
+def enqueue(job: Job) -> None:
+    """Hand the job to the background worker once the transaction that made it commits."""
+    transaction.on_commit(lambda: run_job_task.enqueue(job.pk))
+
+
+@task()
+def run_job_task(job_id: int) -> str:
+    return run_job(job_id)
+
+
+@task()
+def probe_cluster_task(cluster_id: int) -> None:
+    from hacontrol.ha.probe import probe_cluster
+
+    probe_cluster(Cluster.objects.get(pk=cluster_id))
+
+
+def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
+    """Run a queued job to its end; returns its final status. ``echo`` receives every line."""
+    job = Job.objects.select_related("cluster", "member").get(pk=job_id)
+    if job.status != Job.QUEUED:
+        return job.status
+    job.status, job.started, job.worker = Job.RUNNING, timezone.now(), WORKER_ID
+    job.save(update_fields=["status", "started", "worker"])
+    current: dict[str, JobStep] = {}
+
+    def log(line: str) -> None:
+        step = current["step"]
+        step.output += line + "\n"
+        step.save(update_fields=["output"])
+        if echo:
+            echo(f"    {line}")
+
+    ctx = JobContext(job, log)
+    try:
+        steps = PROCEDURES[job.kind].build(ctx)
+    except Exception as error:  # noqa: BLE001 - a job that cannot even be planned still ends
+        return finish(job, Job.FAILED, f"the job could not be planned: {error}")
+    rows = JobStep.objects.bulk_create(
+        JobStep(job=job, position=i, name=step.name) for i, step in enumerate(steps, start=1)
+    )
+    done: list[tuple[int, JobStep]] = []
+    for index, (step, row) in enumerate(zip(steps, rows)):
+        current["step"] = row
+        mark(row, JobStep.RUNNING, echo, f"[{row.position}/{len(rows)}] {row.name}")
+        try:
+            step.action()
+            if step.check:
+                step.check()
+        except (StepFailed, RemoteError) as error:
+            row.error = str(error)
+            mark(row, JobStep.FAILED, echo, f"    failed: {error}")
+            undo(steps, done, current, echo)
+            for skipped in rows[index + 1 :]:
+                mark(skipped, JobStep.SKIPPED)
+            return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" failed: {error}", echo)
+        except Exception as error:
+            logger.exception("job %s step %s crashed", job.pk, row.position)
+            row.error = f"internal error: {error!r}"
+            mark(row, JobStep.FAILED, echo, f"    crashed: {error!r}")
+            undo(steps, done, current, echo)
+            return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" crashed: {error!r}", echo)
+        mark(row, JobStep.SUCCEEDED)
+        done.append((index, row))
+    return finish(job, Job.SUCCEEDED, "", echo)
+
+
+def mark(row: JobStep, status: str, echo: Callable[[str], None] | None = None, line: str = "") -> None:
+    row.status = status
+    now = timezone.now()
+    if status == JobStep.RUNNING:
+        row.started = now
+    else:
+        row.finished = now
+    row.save(update_fields=["status", "started", "finished", "error"])
+    if echo and line:
+        echo(line)
+
+
+def undo(steps, done, current, echo) -> None:
+    """Undo the finished steps, newest first; an undo that fails is recorded, not raised."""
+    for index, row in reversed(done):
+        if steps[index].undo is None:
+            continue
+        current["step"] = row
+        if echo:
+            echo(f"  undo {row.position}: {row.name}")
+        try:
+            steps[index].undo()
+            row.error = ""
+            mark(row, JobStep.UNDONE)
+        except Exception as error:  # noqa: BLE001 - keep undoing the rest
+            row.error = f"undo failed: {error}"
+            row.save(update_fields=["error"])
+            if echo:
+                echo(f"    undo failed: {error}")
+
+
+def finish(job: Job, status: str, error: str, echo: Callable[[str], None] | None = None) -> str:
+    job.status, job.error, job.finished = status, error, timezone.now()
+    job.save(update_fields=["status", "error", "finished"])
+    AuditEvent.record(
+        job.started_by, f"job: {PROCEDURES[job.kind].label}", cluster=job.cluster,
+        member_name=job.member_name, outcome=AuditEvent.OK if status == Job.SUCCEEDED else AuditEvent.FAILED,
+        detail=f"job #{job.pk} {status}" + (f": {error}" if error else ""), reason=job.reason,
+    )
+    if echo:
+        echo(f"job #{job.pk} {status}" + (f": {error}" if error else ""))
+    return status
+
+
+def fail_orphaned_jobs() -> int:
+    """Mark failed the jobs left running by a worker of this host that no longer exists."""
+    count = 0
+    for job in Job.objects.filter(status=Job.RUNNING):
+        host, _, pid = job.worker.partition(":")
+        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
+            job.steps.filter(status=JobStep.RUNNING).update(status=JobStep.FAILED, error="the worker died")
+            job.steps.filter(status=JobStep.PENDING).update(status=JobStep.SKIPPED)
+            finish(job, Job.FAILED, f"the worker running it ({job.worker}) died; check the hosts")
+            count += 1
+    return count
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

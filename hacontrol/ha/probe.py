@@ -1,0 +1,166 @@
+"""Find out what every member of a cluster is doing, and derive its HA state from that.
+
+Observing a host is pure remote work, done for all members at once in a bounded thread pool
+(each host limited by its own timeouts, so one dead host never delays the others); deriving and
+saving states happens afterwards in the calling thread, which alone touches the database.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
+from hacontrol.lib.prefs import Preferences, PreferencesError
+from hacontrol.remote import HostKeyError, HostSettings, RemoteError, connect, discard
+from hacontrol.remote.commands import parse_clock
+
+VERSION = re.compile(r"\d+(?:\.\d+)+")
+HEARTBEAT_KEYS = ("HeartbeatInterval", "HeartbeatMaxAllowedDowntime")
+
+
+@dataclass
+class Observation:
+    """What one look at a host found; ``error`` set means it could not be reached."""
+
+    running: bool = False
+    name_on_host: str | None = None
+    version: str = ""
+    clock_skew: float | None = None
+    heartbeat: dict | None = None
+    error: str = ""
+    presented_key: str = ""
+
+
+def observe(host: HostSettings) -> Observation:
+    """Ask the host whether Central runs, under which name and version, and read its clock."""
+    try:
+        remote = connect(host)
+        commands = remote.commands
+        status = remote.run(commands.status)
+        before = time.time()
+        clock = remote.run(commands.clock)
+        skew = None
+        if clock.ok:
+            try:
+                skew = parse_clock(clock.stdout) - (before + time.time()) / 2
+            except ValueError:
+                pass
+        version = remote.run(commands.version)
+        found = VERSION.search(version.stdout) if version.ok else None
+        prefs = Preferences.parse(remote.read_file(host.preferences_path))
+    except HostKeyError as error:
+        return Observation(error=str(error), presented_key=error.presented_key)
+    except RemoteError as error:
+        discard(host)
+        return Observation(error=str(error))
+    except PreferencesError as error:
+        return Observation(error=f"preferences.cfg: {error}")
+    return Observation(
+        running=commands.is_running(status.exit_code, status.stdout),
+        name_on_host=prefs.get("ClusterMemberName"),
+        version=found.group(0) if found else "",
+        clock_skew=skew,
+        heartbeat={key: prefs.get(key) for key in HEARTBEAT_KEYS if prefs.get(key) is not None},
+    )
+
+
+def observe_all(members: list[Member]) -> dict[int, Observation]:
+    """Observe every member in parallel, at most HACONTROL_PROBE_CONCURRENCY at a time."""
+    if not members:
+        return {}
+    hosts = {member.pk: member.connection_settings() for member in members}
+    workers = min(settings.HACONTROL_PROBE_CONCURRENCY, len(hosts))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pk: pool.submit(observe, host) for pk, host in hosts.items()}
+        return {pk: future.result() for pk, future in futures.items()}
+
+
+def derive_states(members: list[Member], seen: dict[int, Observation]) -> dict[int, tuple[str, str]]:
+    """Each member's (state, reason) as domain.md defines them: the running, correctly named
+    member with the lowest priority is Active, the other running ones Standby."""
+    states: dict[int, tuple[str, str]] = {}
+    serving = []
+    for member in members:
+        observation = seen.get(member.pk)
+        if observation is None:
+            states[member.pk] = (State.UNKNOWN, "not checked yet")
+        elif observation.error:
+            states[member.pk] = (State.OFFLINE, f"host unreachable: {observation.error}")
+        elif not observation.running:
+            states[member.pk] = (State.OFFLINE, "service stopped")
+        elif observation.name_on_host is None:
+            states[member.pk] = (State.OFFLINE, "name missing: preferences.cfg has no ClusterMemberName")
+        elif observation.name_on_host != member.name:
+            states[member.pk] = (State.OFFLINE, f"name mismatch: the host calls itself {observation.name_on_host!r}")
+        else:
+            serving.append(member)
+    for rank, member in enumerate(sorted(serving, key=lambda m: m.priority)):
+        states[member.pk] = (State.ACTIVE, "") if rank == 0 else (State.STANDBY, "")
+    return states
+
+
+def probe_cluster(cluster: Cluster) -> list[Member]:
+    """Observe and update every member of ``cluster``; record state changes and failovers."""
+    return probe_clusters([cluster])[cluster.pk]
+
+
+def probe_clusters(clusters: list[Cluster]) -> dict[int, list[Member]]:
+    """Observe the members of all ``clusters`` at once (so a hung host in one cluster never
+    delays another), then update each cluster."""
+    members = list(Member.objects.filter(cluster__in=clusters).select_related("cluster"))
+    seen = observe_all(members)
+    by_cluster: dict[int, list[Member]] = {cluster.pk: [] for cluster in clusters}
+    for member in members:
+        by_cluster[member.cluster_id].append(member)
+    for cluster in clusters:
+        record(cluster, by_cluster[cluster.pk], seen)
+    return by_cluster
+
+
+def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation]) -> None:
+    """Save what was seen of one cluster's members: states, history, failovers."""
+    states = derive_states(members, seen)
+    now = timezone.now()
+    previously_active = next((m for m in members if m.state == State.ACTIVE), None)
+    changed = []
+    with transaction.atomic():
+        for member in members:
+            observation = seen[member.pk]
+            state, reason = states[member.pk]
+            if state != member.state:
+                changed.append(StateChange(member=member, when=now, from_state=member.state, to_state=state, reason=reason))
+            member.state, member.state_reason = state, reason
+            member.last_checked = now
+            member.last_error = observation.error
+            if state in (State.ACTIVE, State.STANDBY):
+                member.last_seen = now
+            if observation.version:
+                member.version = observation.version
+            if observation.clock_skew is not None:
+                member.clock_skew = observation.clock_skew
+            if observation.presented_key:
+                member.presented_host_key = observation.presented_key
+            if observation.heartbeat is not None:
+                member.heartbeat_settings = observation.heartbeat
+        Member.objects.bulk_update(members, [
+            "state", "state_reason", "last_checked", "last_error", "last_seen", "version",
+            "clock_skew", "heartbeat_settings", "presented_host_key",
+        ])
+        StateChange.objects.bulk_create(changed)
+        Cluster.objects.filter(pk=cluster.pk).update(last_checked=now)
+        cluster.last_checked = now
+        now_active = next((m for m in members if m.state == State.ACTIVE), None)
+        if previously_active and now_active and now_active.pk != previously_active.pk \
+                and previously_active.state != State.ACTIVE:
+            AuditEvent.record(
+                None, "failover", cluster=cluster, member_name=now_active.name,
+                detail=f"{now_active.name} took over from {previously_active.name} "
+                f"({previously_active.state_reason or previously_active.state})",
+            )

@@ -1,0 +1,219 @@
+"""Thin views: access check, form, one model or job call, response."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from hacontrol.ha.access import admin_required
+from hacontrol.ha.forms import ClusterForm, MemberForm, ReasonForm, RemoveMemberForm
+from hacontrol.ha.jobs import ClusterBusy, create_job, enqueue, probe_cluster_task
+from hacontrol.ha.models import AuditEvent, Cluster, Job, Member
+
+# htmx stops polling when a fragment answers 286.
+STOP_POLLING = 286
+
+
+def is_partial(request) -> bool:
+    """The one test for 'answer with a fragment': an htmx request that is not boosted."""
+    return bool(request.htmx) and not request.htmx.boosted
+
+
+def go(request, url: str):
+    """After a POST: a client redirect for htmx, a plain redirect otherwise."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def form_page(request, template: str, context: dict):
+    """Render a form as a modal fragment for htmx, or as a full page without JavaScript."""
+    context["modal"] = is_partial(request)
+    return render(request, template + ("#modal" if context["modal"] else ""), context)
+
+
+def cluster_list(request):
+    clusters = Cluster.objects.with_member_counts()
+    return render(request, "ha/cluster_list.html", {"clusters": clusters})
+
+
+@admin_required
+def cluster_add(request):
+    form = ClusterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        cluster = form.save()
+        AuditEvent.record(request.user, "cluster create", cluster=cluster, detail=f"DNS name {cluster.dns_name or '-'}")
+        messages.success(request, f"Cluster {cluster.name} created. Add its first member: it becomes the primary.")
+        return go(request, cluster.get_absolute_url())
+    return form_page(request, "ha/cluster_form.html", {"form": form, "cli": "ha cluster create NAME [--dns-name FQDN]"})
+
+
+@admin_required
+def cluster_edit(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    form = ClusterForm(request.POST or None, instance=cluster)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        AuditEvent.record(request.user, "cluster edit", cluster=cluster, detail=", ".join(form.changed_data))
+        return go(request, cluster.get_absolute_url())
+    return form_page(request, "ha/cluster_form.html", {"form": form, "cluster": cluster})
+
+
+@admin_required
+def cluster_delete(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if cluster.members.exists():
+            messages.error(request, f"{cluster.name} still has members: remove them first.")
+            return go(request, cluster.get_absolute_url())
+        AuditEvent.record(request.user, "cluster delete", cluster=cluster, reason=form.cleaned_data["reason"])
+        cluster.delete()
+        return go(request, "/")
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": cluster, "title": f"Delete cluster {cluster.name}?",
+        "warning": "Only the record goes; no host is touched.", "button": "Delete cluster",
+        "cli": f"ha cluster delete {cluster.name}",
+    })
+
+
+def cluster_detail(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    context = cluster.panel()
+    context["cluster"] = cluster
+    if is_partial(request) and request.GET.get("fragment") == "members":
+        return render(request, "ha/cluster_detail.html#members", context)
+    return render(request, "ha/cluster_detail.html", context)
+
+
+@admin_required
+@require_POST
+def cluster_check(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    transaction.on_commit(lambda: probe_cluster_task.enqueue(cluster.pk))
+    messages.info(request, "Checking every member now; the table updates by itself.")
+    return go(request, cluster.get_absolute_url())
+
+
+def start(request, kind: str, cluster: Cluster, member: Member, *, params: dict | None = None, reason: str = ""):
+    """Start a job and open its page; a busy cluster is refused with the running job's name."""
+    try:
+        job = create_job(kind, cluster, request.user.get_username(), member=member, params=params, reason=reason)
+    except ClusterBusy as error:
+        AuditEvent.record(request.user, kind, cluster=cluster, member_name=member.name,
+                          outcome=AuditEvent.REFUSED, detail=str(error), reason=reason)
+        messages.error(request, str(error))
+        return go(request, cluster.get_absolute_url())
+    enqueue(job)
+    return go(request, job.get_absolute_url())
+
+
+@admin_required
+def member_add(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    form = MemberForm(request.POST or None, cluster=cluster)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                member = form.save()
+        except IntegrityError:
+            form.add_error(None, "another administrator just took this name or priority; pick another")
+        else:
+            AuditEvent.record(request.user, "member add", cluster=cluster, member_name=member.name,
+                              detail=f"{member.address} priority {member.priority}", reason=form.cleaned_data["reason"])
+            return start(request, "add", cluster, member, reason=form.cleaned_data["reason"])
+    return form_page(request, "ha/member_form.html", {
+        "form": form, "cluster": cluster,
+        "cli": f"ha member add {cluster.name} NAME --address ADDR --priority N [--key-file F] [--host-key 'TYPE BASE64']",
+    })
+
+
+@admin_required
+def member_edit(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = MemberForm(request.POST or None, instance=member, cluster=member.cluster)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                form.save()
+        except IntegrityError:
+            form.add_error("priority", "another member just took this priority; pick another")
+        else:
+            AuditEvent.record(request.user, "member edit", cluster=member.cluster, member_name=member.name,
+                              detail="changed " + ", ".join(form.changed_data), reason=form.cleaned_data["reason"])
+            return go(request, member.cluster.get_absolute_url())
+    return form_page(request, "ha/member_form.html", {"form": form, "cluster": member.cluster, "member": member})
+
+
+@admin_required
+def member_remove(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = RemoveMemberForm(request.POST or None, member=member)
+    if request.method == "POST" and form.is_valid():
+        return start(request, "remove", member.cluster, member, params={"stop": form.cleaned_data["stop"]},
+                     reason=form.cleaned_data["reason"])
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "title": f"Remove {member.name} from {member.cluster.name}?",
+        "warning": f"hacontrol stops Central on {member.address} (if ticked), takes ClusterMemberName out of "
+                   "its preferences.cfg (a backup is kept) and deletes the record.",
+        "button": "Remove member", "cli": f"ha member remove {member.cluster.name} {member.name} --yes",
+    })
+
+
+@admin_required
+def member_activate(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        return start(request, "switchover", member.cluster, member, reason=form.cleaned_data["reason"])
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "title": f"Make {member.name} the Active member?",
+        "warning": "Planned switchover: it takes the primary's priority, the current Active member is "
+                   "stopped so Central fails over to it, then started again as a Standby.",
+        "button": "Set Active", "cli": f"ha switchover {member.cluster.name} --to {member.name}",
+    })
+
+
+@admin_required
+@require_POST
+def member_accept_host_key(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    if not member.presented_host_key:
+        messages.error(request, f"{member.address} has not presented a new host key.")
+        return go(request, member.cluster.get_absolute_url())
+    old, new = member.accept_presented_host_key()
+    AuditEvent.record(request.user, "host key accepted", cluster=member.cluster, member_name=member.name,
+                      detail=f"old {old or 'none'}, new {new}", reason=request.POST.get("reason", "")[:500])
+    messages.success(request, f"Pinned {new} for {member.address}.")
+    return go(request, member.cluster.get_absolute_url())
+
+
+def job_detail(request, job_id: int):
+    job = get_object_or_404(Job.objects.select_related("cluster"), pk=job_id)
+    context = {"job": job, "steps": job.steps.all(), "cluster": job.cluster}
+    if is_partial(request):
+        response = render(request, "ha/job_detail.html#job", context)
+        if not job.is_active:
+            response.status_code = STOP_POLLING
+        return response
+    return render(request, "ha/job_detail.html", context)
+
+
+def job_list(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    page = Paginator(cluster.jobs.all(), 50).get_page(request.GET.get("page"))
+    return render(request, "ha/job_list.html", {"cluster": cluster, "page": page})
+
+
+def audit_list(request):
+    page = Paginator(AuditEvent.objects.all(), 100).get_page(request.GET.get("page"))
+    return render(request, "ha/audit_list.html", {"page": page})
+
+
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")

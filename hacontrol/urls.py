@@ -1,0 +1,26 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import path
+
+from hacontrol.ha import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", login_not_required(views.healthz), name="healthz"),
+    path("", views.cluster_list, name="cluster-list"),
+    path("clusters/add/", views.cluster_add, name="cluster-add"),
+    path("clusters/<int:cluster_id>/", views.cluster_detail, name="cluster-detail"),
+    path("clusters/<int:cluster_id>/edit/", views.cluster_edit, name="cluster-edit"),
+    path("clusters/<int:cluster_id>/delete/", views.cluster_delete, name="cluster-delete"),
+    path("clusters/<int:cluster_id>/check/", views.cluster_check, name="cluster-check"),
+    path("clusters/<int:cluster_id>/jobs/", views.job_list, name="job-list"),
+    path("clusters/<int:cluster_id>/members/add/", views.member_add, name="member-add"),
+    path("clusters/<int:cluster_id>/members/<int:member_id>/edit/", views.member_edit, name="member-edit"),
+    path("clusters/<int:cluster_id>/members/<int:member_id>/remove/", views.member_remove, name="member-remove"),
+    path("clusters/<int:cluster_id>/members/<int:member_id>/activate/", views.member_activate, name="member-activate"),
+    path("clusters/<int:cluster_id>/members/<int:member_id>/accept-host-key/", views.member_accept_host_key,
+         name="member-accept-host-key"),
+    path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
+    path("audit/", views.audit_list, name="audit-list"),
+]
