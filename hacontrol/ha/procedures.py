@@ -128,6 +128,13 @@ class JobContext:
     def restore_preferences(self, member: Member) -> None:
         self.write_preferences(member, self.snapshots[member.pk].preferences)
 
+    def forget_member(self) -> None:
+        """Delete the job's member record (the job keeps its name)."""
+        member = self.member
+        self.log(f"delete the record of {member.name} (priority {member.priority})")
+        member.delete()
+        self.job.member = None
+
     def states(self) -> dict[int, tuple[str, str]]:
         """Probe the whole cluster now and return each member's (state, reason)."""
         from hacontrol.ha.probe import probe_cluster
@@ -256,11 +263,7 @@ def remove_member(ctx: JobContext) -> list[Step]:
         steps.append(service_step(ctx, member, "stop"))
     steps.append(write_name(ctx, member, lambda: ctx.snapshots[member.pk].preferences, None))
 
-    def forget() -> None:
-        ctx.log(f"delete the record of {member.name} (priority {member.priority})")
-        member.delete()
-
-    steps.append(Step(f"Remove {member.name} from the cluster's records", forget))
+    steps.append(Step(f"Remove {member.name} from the cluster's records", ctx.forget_member))
     return steps
 
 
@@ -316,12 +319,7 @@ def add_member(ctx: JobContext) -> list[Step]:
     """The first member becomes the primary; any later one a failover. The record made when
     the job was asked for is its first step, so a failed add leaves no member behind."""
     member = ctx.member
-
-    def forget() -> None:
-        ctx.log(f"delete the record of {member.name}")
-        member.delete()
-
-    record = Step(f"Record {member.name} with priority {member.priority}", lambda: None, undo=forget)
+    record = Step(f"Record {member.name} with priority {member.priority}", lambda: None, undo=ctx.forget_member)
     if ctx.cluster.members.exclude(pk=member.pk).exists():
         return [record, *add_failover(ctx)]
     return [record, *make_primary(ctx)]

@@ -24,6 +24,11 @@ def is_partial(request) -> bool:
     return bool(request.htmx) and not request.htmx.boosted
 
 
+def posted(request):
+    """The form data of a POST (even an empty one, which must still be validated), else None."""
+    return request.POST if request.method == "POST" else None
+
+
 def go(request, url: str):
     """After a POST: a client redirect for htmx, a plain redirect otherwise."""
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
@@ -42,7 +47,7 @@ def cluster_list(request):
 
 @admin_required
 def cluster_add(request):
-    form = ClusterForm(request.POST or None)
+    form = ClusterForm(posted(request))
     if request.method == "POST" and form.is_valid():
         cluster = form.save()
         AuditEvent.record(request.user, "cluster create", cluster=cluster, detail=f"DNS name {cluster.dns_name or '-'}")
@@ -54,7 +59,7 @@ def cluster_add(request):
 @admin_required
 def cluster_edit(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
-    form = ClusterForm(request.POST or None, instance=cluster)
+    form = ClusterForm(posted(request), instance=cluster)
     if request.method == "POST" and form.is_valid():
         form.save()
         AuditEvent.record(request.user, "cluster edit", cluster=cluster, detail=", ".join(form.changed_data))
@@ -65,7 +70,7 @@ def cluster_edit(request, cluster_id: int):
 @admin_required
 def cluster_delete(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
-    form = ReasonForm(request.POST or None)
+    form = ReasonForm(posted(request))
     if request.method == "POST" and form.is_valid():
         if cluster.members.exists():
             messages.error(request, f"{cluster.name} still has members: remove them first.")
@@ -114,7 +119,7 @@ def start(request, kind: str, cluster: Cluster, member: Member, *, params: dict 
 @admin_required
 def member_add(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
-    form = MemberForm(request.POST or None, cluster=cluster)
+    form = MemberForm(posted(request), cluster=cluster)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -134,7 +139,7 @@ def member_add(request, cluster_id: int):
 @admin_required
 def member_edit(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
-    form = MemberForm(request.POST or None, instance=member, cluster=member.cluster)
+    form = MemberForm(posted(request), instance=member, cluster=member.cluster)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -151,7 +156,7 @@ def member_edit(request, cluster_id: int, member_id: int):
 @admin_required
 def member_remove(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
-    form = RemoveMemberForm(request.POST or None, member=member)
+    form = RemoveMemberForm(posted(request), member=member)
     if request.method == "POST" and form.is_valid():
         return start(request, "remove", member.cluster, member, params={"stop": form.cleaned_data["stop"]},
                      reason=form.cleaned_data["reason"])
@@ -167,7 +172,7 @@ def member_remove(request, cluster_id: int, member_id: int):
 @admin_required
 def member_activate(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
-    form = ReasonForm(request.POST or None)
+    form = ReasonForm(posted(request))
     if request.method == "POST" and form.is_valid():
         return start(request, "switchover", member.cluster, member, reason=form.cleaned_data["reason"])
     return form_page(request, "ha/confirm.html", {

@@ -38,7 +38,8 @@ note() { echo "$1 $(date +%s.%N)" >> $dir/.events; }
 case "$action" in
   stop) echo inactive > $dir/.service; note stop ;;
   start|restart)
-    if [ -e $dir/.fail-start ]; then
+    if [ -e $dir/.fail-start ] || [ -e $dir/.fail-start-once ]; then
+      rm -f $dir/.fail-start-once
       echo failed > $dir/.service; note "$action-failed"
       echo "Job for mmcentral.service failed because the control process exited with error code." >&2
       exit 1
@@ -94,7 +95,7 @@ class SSHHost:
         (self.central / ".version").write_text(version + "\n")
 
     def fault(self, name: str, on: bool = True) -> None:
-        """Switch a fault on or off: 'fail-start' or 'hang'."""
+        """Switch a fault on or off: 'fail-start', 'fail-start-once' or 'hang'."""
         path = self.central / f".{name}"
         if on:
             path.touch()

@@ -50,7 +50,15 @@ class WindowsHost:
         return self.path(PREFERENCES)
 
     def execute(self, command: str) -> tuple[int, str, str]:
-        """Run one emulated command line: (exit code, stdout, stderr)."""
+        """Run one emulated command line: (exit code, stdout, stderr); `a && b` as cmd does."""
+        if " && " in command:
+            out = err = ""
+            for part in command.split(" && "):
+                code, more_out, more_err = self.execute(part)
+                out, err = out + more_out, err + more_err
+                if code:
+                    return code, out, err
+            return 0, out, err
         line = command.strip()
         if line == "mmcentral -stop":
             self.running = False

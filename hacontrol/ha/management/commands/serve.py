@@ -22,6 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind: str, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         self.ensure_admin()
         python = sys.executable
         worker = subprocess.Popen([python, "manage.py", "ha", "worker"], cwd=settings.BASE_DIR)

@@ -1,0 +1,99 @@
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+
+from hacontrol.ha.models import Cluster, Member
+
+
+def member(cluster, name="central1", priority=10, address="192.0.2.10", **extra) -> Member:
+    return Member(cluster=cluster, name=name, priority=priority, address=address, **extra)
+
+
+def test_the_database_refuses_a_duplicate_priority(cluster):
+    member(cluster).save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        member(cluster, name="central2").save()
+
+
+def test_the_database_refuses_a_duplicate_name(cluster):
+    member(cluster).save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        member(cluster, priority=20).save()
+
+
+def test_the_same_name_and_priority_are_fine_in_another_cluster(cluster):
+    member(cluster).save()
+    member(Cluster.objects.create(name="lab")).save()
+
+
+@pytest.mark.parametrize("name", ['a"b', "a<b", "a&b", "a\nb", "a\x07b", "a;rm -rf /", "$(id)", "é", "x" * 64, "", "-a"])
+def test_it_refuses_names_that_could_break_the_file_or_a_command(cluster, name):
+    with pytest.raises(ValidationError) as raised:
+        member(cluster, name=name).full_clean()
+    assert "name" in raised.value.message_dict
+
+
+@pytest.mark.parametrize("priority", [0, 1_000_001])
+def test_the_database_refuses_a_priority_out_of_range(cluster, priority):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        member(cluster, priority=priority).save()
+
+
+@pytest.mark.parametrize("address", ["not a host", "192.0.2.300", "a" * 300, "host;reboot"])
+def test_it_refuses_addresses_that_are_not_hosts(cluster, address):
+    with pytest.raises(ValidationError) as raised:
+        member(cluster, address=address).full_clean()
+    assert "address" in raised.value.message_dict
+
+
+def test_the_preferences_path_and_port_default_by_platform(cluster):
+    linux, windows = member(cluster), member(cluster, platform="windows")
+    assert (linux.effective_port, linux.effective_preferences_path) == (22, "/var/mmsuite/mmcentral/preferences.cfg")
+    assert (windows.effective_port, windows.effective_preferences_path) == (
+        5985, r"C:\ProgramData\Men and Mice\Central\preferences.cfg")
+
+
+def test_credentials_are_encrypted_in_the_database(cluster):
+    member(cluster, password="hunter2-secret", private_key="-----BEGIN KEY-----").save()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT password, private_key FROM ha_member")
+        stored = cursor.fetchone()
+    assert all(value.startswith("fernet:") for value in stored)
+    assert "hunter2" not in "".join(stored)
+    assert Member.objects.get().password == "hunter2-secret"
+
+
+def test_next_priority_is_ten_then_ten_above_the_highest(cluster):
+    assert cluster.next_priority() == 10
+    member(cluster, priority=10).save()
+    member(cluster, name="c2", priority=25).save()
+    assert cluster.next_priority() == 35
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_inserts_of_one_priority_let_exactly_one_win():
+    cluster = Cluster.objects.create(name="race")
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def insert(name):
+        try:
+            with transaction.atomic():
+                barrier.wait()
+                member(cluster, name=name, priority=10).save()
+            outcomes.append("saved")
+        except IntegrityError as error:
+            outcomes.append(f"refused: {error}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=insert, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(o.split(":")[0] for o in outcomes) == ["refused", "saved"]
+    assert "member_priority_unique_in_cluster" in next(o for o in outcomes if o.startswith("refused"))
+    assert cluster.members.count() == 1

@@ -1,0 +1,148 @@
+import pytest
+from django.urls import reverse
+
+from hacontrol.ha.models import AuditEvent, Cluster, Job, Member
+
+
+def make_member(cluster, name, priority, **extra):
+    return Member.objects.create(cluster=cluster, name=name, priority=priority, address="192.0.2.10", **extra)
+
+
+def test_anonymous_users_are_sent_to_sign_in(client, cluster):
+    response = client.get(reverse("cluster-detail", args=[cluster.pk]))
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_the_cluster_list_explains_what_to_do_when_empty(admin_client):
+    response = admin_client.get("/")
+    assert b"No cluster yet" in response.content and b"Create the first cluster" in response.content
+
+
+def test_an_admin_creates_a_cluster_and_it_is_audited(admin_client):
+    response = admin_client.post(reverse("cluster-add"), {"name": "prod", "dns_name": "central.example.com"})
+    cluster = Cluster.objects.get(name="prod")
+    assert response.status_code == 302 and response["Location"] == cluster.get_absolute_url()
+    assert AuditEvent.objects.get(action="cluster create").actor == "alice"
+
+
+def test_a_viewer_sees_the_panel_but_no_buttons(viewer_client, cluster):
+    make_member(cluster, "central1", 10)
+    response = viewer_client.get(cluster.get_absolute_url())
+    assert b"central1" in response.content and b"Set Active" not in response.content and b">Add<" not in response.content
+
+
+@pytest.mark.parametrize("name", ["cluster-add", "member-add"])
+def test_a_viewer_is_refused_changes(viewer_client, cluster, name):
+    url = reverse(name) if name == "cluster-add" else reverse(name, args=[cluster.pk])
+    assert viewer_client.post(url, {"name": "x"}).status_code == 403
+    assert Cluster.objects.count() == 1 and not Member.objects.exists()
+
+
+def test_the_panel_shows_the_vendor_columns_and_state_badges(admin_client, cluster):
+    make_member(cluster, "central1", 10, state="active", version="11.0.3")
+    make_member(cluster, "central2", 20, state="offline", state_reason="service stopped")
+    content = admin_client.get(cluster.get_absolute_url()).content.decode()
+    for text in ("Name", "Priority", "State", "Last seen", "ACTIVE", "OFFLINE", "service stopped", "11.0.3"):
+        assert text in content
+
+
+def test_adding_a_member_records_it_and_starts_a_job(admin_client, cluster, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(reverse("member-add", args=[cluster.pk]), {
+            "name": "central1", "priority": 10, "address": "192.0.2.10", "platform": "linux",
+            "username": "root", "winrm_auth": "ntlm", "reason": "initial setup",
+        })
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert (job.kind, job.member.name, job.status, job.reason) == ("add", "central1", "queued", "initial setup")
+
+
+def test_it_refuses_a_duplicate_priority_with_the_owner_named(admin_client, cluster):
+    make_member(cluster, "central1", 10)
+    response = admin_client.post(reverse("member-add", args=[cluster.pk]), {
+        "name": "central2", "priority": 10, "address": "192.0.2.11", "platform": "linux", "username": "root",
+        "winrm_auth": "ntlm",
+    })
+    assert response.status_code == 200
+    assert "priority 10 is already central1&#x27;s" in response.content.decode()
+    assert cluster.members.count() == 1
+
+
+def test_it_refuses_a_failover_priority_below_the_primary(admin_client, cluster):
+    make_member(cluster, "central1", 20)
+    response = admin_client.post(reverse("member-add", args=[cluster.pk]), {
+        "name": "central2", "priority": 10, "address": "192.0.2.11", "platform": "linux", "username": "root",
+        "winrm_auth": "ntlm",
+    })
+    assert "must be higher than the primary central1" in response.content.decode()
+
+
+def test_an_htmx_form_request_gets_only_the_modal_fragment(admin_client, cluster):
+    response = admin_client.get(reverse("member-add", args=[cluster.pk]), headers={"HX-Request": "true"})
+    content = response.content.decode()
+    assert "<html" not in content and 'id="modal-title"' in content
+    assert "python manage.py ha member add prod" in content
+
+
+def test_editing_keeps_a_secret_left_blank_and_never_echoes_it(admin_client, cluster):
+    member = make_member(cluster, "central1", 10, password="old-secret-pw")
+    page = admin_client.get(reverse("member-edit", args=[cluster.pk, member.pk])).content.decode()
+    assert "old-secret-pw" not in page
+    admin_client.post(reverse("member-edit", args=[cluster.pk, member.pk]), {
+        "priority": 10, "address": "192.0.2.99", "platform": "linux", "username": "root", "winrm_auth": "ntlm",
+    })
+    member.refresh_from_db()
+    assert (member.address, member.password) == ("192.0.2.99", "old-secret-pw")
+
+
+def test_removing_the_primary_with_failovers_needs_a_confirmation(admin_client, cluster):
+    primary = make_member(cluster, "central1", 10)
+    make_member(cluster, "central2", 20)
+    url = reverse("member-remove", args=[cluster.pk, primary.pk])
+    response = admin_client.post(url, {"stop": "on"})
+    assert "tick the confirmation" in response.content.decode()
+    assert not Job.objects.exists()
+    admin_client.post(url, {"stop": "on", "confirm_primary": "on", "reason": "decommission"})
+    assert Job.objects.get().kind == "remove"
+
+
+def test_a_second_job_on_a_busy_cluster_is_refused_naming_the_running_one(admin_client, cluster):
+    first, second = make_member(cluster, "central1", 10), make_member(cluster, "central2", 20)
+    running = Job.objects.create(kind="remove", cluster=cluster, member=first, member_name="central1",
+                                 status="running", started_by="bob")
+    response = admin_client.post(reverse("member-activate", args=[cluster.pk, second.pk]), follow=True)
+    assert f"job #{running.pk} &quot;Remove member central1&quot; started by bob is running" in response.content.decode()
+    assert AuditEvent.objects.get(outcome="refused").action == "switchover"
+    assert Job.objects.count() == 1
+
+
+def test_members_a_job_works_on_show_maintenance(admin_client, cluster):
+    member = make_member(cluster, "central1", 10, state="active")
+    Job.objects.create(kind="remove", cluster=cluster, member=member, status="running", started_by="bob")
+    assert "MAINTENANCE" in admin_client.get(cluster.get_absolute_url()).content.decode()
+
+
+def test_the_job_fragment_stops_polling_when_the_job_ends(admin_client, cluster):
+    job = Job.objects.create(kind="add", cluster=cluster, status="succeeded", started_by="bob")
+    response = admin_client.get(job.get_absolute_url(), headers={"HX-Request": "true"})
+    assert response.status_code == 286
+
+
+@pytest.mark.parametrize("count", [1, 100])
+def test_the_panel_runs_a_constant_number_of_queries(admin_client, cluster, count, django_assert_max_num_queries):
+    Member.objects.bulk_create(
+        Member(cluster=cluster, name=f"c{i}", priority=10 * (i + 1), address="192.0.2.10") for i in range(count)
+    )
+    with django_assert_max_num_queries(10):
+        response = admin_client.get(cluster.get_absolute_url())
+    assert response.content.decode().count("<tr id=\"member-") == count
+
+
+def test_the_audit_page_lists_events(admin_client, cluster):
+    AuditEvent.record("bob", "member add", cluster=cluster, member_name="central9", reason="because")
+    content = admin_client.get(reverse("audit-list")).content.decode()
+    assert "central9" in content and "because" in content
+
+
+def test_every_page_carries_a_content_security_policy_without_inline_scripts(admin_client):
+    assert "script-src 'self'" in admin_client.get("/")["Content-Security-Policy"]
