@@ -176,8 +176,9 @@ def test_the_cli_builds_a_cluster_and_reports_its_status(db, ssh_hosts, client_k
 def test_the_cli_exits_non_zero_with_the_error(db, ssh_hosts, client_key):
     call_command("ha", "cluster", "create", "lab")
     host = ssh_hosts[0]
-    host.fault("fail-start")
+    host.fault("fail-start-once")
     with pytest.raises(CommandError, match="Restart Central on central1.*failed"):
         call_command("ha", "member", "add", "lab", "central1", "--address", host.address, "--port",
                      str(host.port), "--key-file", str(client_key), "--host-key", host.host_key_line)
-    assert host.service_state == "active"
+    assert host.service_state == "active" and host.events() == ["restart-failed", "start"]
+    assert b"ClusterMemberName" not in host.preferences.read_bytes()
