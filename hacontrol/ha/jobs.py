@@ -109,7 +109,7 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
         except (StepFailed, RemoteError) as error:
             row.error = str(error)
             mark(row, JobStep.FAILED, echo, f"    failed: {error}")
-            undo(steps, done, current, echo)
+            undo(steps, [*done, (index, row)], current, echo)
             for skipped in rows[index + 1 :]:
                 mark(skipped, JobStep.SKIPPED)
             return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" failed: {error}", echo)
@@ -117,7 +117,7 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
             logger.exception("job %s step %s crashed", job.pk, row.position)
             row.error = f"internal error: {error!r}"
             mark(row, JobStep.FAILED, echo, f"    crashed: {error!r}")
-            undo(steps, done, current, echo)
+            undo(steps, [*done, (index, row)], current, echo)
             return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" crashed: {error!r}", echo)
         mark(row, JobStep.SUCCEEDED)
         done.append((index, row))
@@ -136,9 +136,11 @@ def mark(row: JobStep, status: str, echo: Callable[[str], None] | None = None, l
         echo(line)
 
 
-def undo(steps, done, current, echo) -> None:
-    """Undo the finished steps, newest first; an undo that fails is recorded, not raised."""
-    for index, row in reversed(done):
+def undo(steps, touched, current, echo) -> None:
+    """Undo the steps that ran, newest first, the failed one included (it may have half
+    happened; every undo restores a snapshot, so it is safe either way). An undo that fails
+    is recorded, not raised."""
+    for index, row in reversed(touched):
         if steps[index].undo is None:
             continue
         current["step"] = row
@@ -146,10 +148,11 @@ def undo(steps, done, current, echo) -> None:
             echo(f"  undo {row.position}: {row.name}")
         try:
             steps[index].undo()
-            row.error = ""
-            mark(row, JobStep.UNDONE)
+            if row.status != JobStep.FAILED:
+                row.error = ""
+                mark(row, JobStep.UNDONE)
         except Exception as error:  # noqa: BLE001 - keep undoing the rest
-            row.error = f"undo failed: {error}"
+            row.error = (row.error + "; " if row.status == JobStep.FAILED else "") + f"undo failed: {error}"
             row.save(update_fields=["error"])
             if echo:
                 echo(f"    undo failed: {error}")
