@@ -1,0 +1,13 @@
+FROM python:3.11-slim-bookworm
+# unixodbc for pyodbc when DATABASE_URL points at SQL Server; openssh-client for ssh-keygen.
+RUN apt-get update && apt-get install -y --no-install-recommends unixodbc openssh-client \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY hacontrol ./hacontrol
+RUN pip install --no-cache-dir .
+COPY . .
+RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build python manage.py collectstatic --noinput
+USER nobody
+EXPOSE 8000
+CMD ["gunicorn", "hacontrol.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
