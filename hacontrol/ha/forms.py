@@ -13,7 +13,7 @@ SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 class ClusterForm(forms.ModelForm):
     class Meta:
         model = Cluster
-        fields = ["name", "dns_name", "dns_resolver", "notes"]
+        fields = ["name", "dns_name", "dns_resolver", "notes", "notify_email", "notify_webhook"]
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
 
@@ -76,6 +76,23 @@ class MemberForm(forms.ModelForm):
             for name in SECRET_FIELDS:
                 if not data.get(name):
                     data.pop(name, None)
+        return data
+
+
+class TuningForm(forms.ModelForm):
+    """HeartbeatInterval and HeartbeatMaxAllowedDowntime, applied to every member by a job."""
+
+    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+
+    class Meta:
+        model = Cluster
+        fields = ["heartbeat_interval", "heartbeat_max_downtime"]
+
+    def clean(self):
+        data = super().clean()
+        interval, downtime = data.get("heartbeat_interval"), data.get("heartbeat_max_downtime")
+        if interval and downtime and downtime < 2 * interval:
+            raise ValidationError("HeartbeatMaxAllowedDowntime should be at least twice HeartbeatInterval")
         return data
 
 

@@ -74,6 +74,13 @@ def probe_cluster_task(cluster_id: int) -> None:
     probe_cluster(Cluster.objects.get(pk=cluster_id))
 
 
+@task()
+def check_dns_task(cluster_id: int) -> None:
+    from hacontrol.ha.probe import check_dns
+
+    check_dns(Cluster.objects.get(pk=cluster_id))
+
+
 def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
     """Run a queued job to its end; returns its final status. ``echo`` receives every line."""
     job = Job.objects.select_related("cluster", "member").get(pk=job_id)

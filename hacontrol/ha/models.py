@@ -50,6 +50,8 @@ class Cluster(models.Model):
     notify_email = models.CharField(max_length=500, blank=True, help_text="Comma-separated addresses")
     notify_webhook = models.URLField(blank=True, help_text="Receives a JSON POST on each event")
     last_checked = models.DateTimeField(null=True, blank=True)
+    dns_report = models.JSONField(default=dict, blank=True)
+    dns_checked = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     objects = ClusterQuerySet.as_manager()
@@ -88,6 +90,27 @@ class Cluster(models.Model):
     def running_job(self) -> Job | None:
         return self.jobs.filter(status__in=Job.ACTIVE_STATUSES).first()
 
+    def timeline(self, members: list[Member], hours: int = 24) -> list[tuple[Member, list]]:
+        """Each member's states over the last ``hours`` as bars, from one query."""
+        from hacontrol.lib.timeline import segments
+
+        end = timezone.now()
+        start = end - timedelta(hours=hours)
+        changes: dict[int, list] = {m.pk: [] for m in members}
+        for change in StateChange.objects.filter(member__cluster=self, when__gte=start).order_by("when"):
+            changes[change.member_id].append((change.when, change.from_state, change.to_state))
+        return [(m, segments(m.state, changes[m.pk], start, end)) for m in members]
+
+    def heartbeat_disagreement(self, members: list[Member]) -> list[Member]:
+        """Members whose heartbeat settings differ from the cluster's (or from each other's)."""
+        wanted = {k: str(v) for k, v in [("HeartbeatInterval", self.heartbeat_interval),
+                                         ("HeartbeatMaxAllowedDowntime", self.heartbeat_max_downtime)] if v}
+        seen = [m for m in members if m.last_checked]
+        if wanted:
+            return [m for m in seen if any(m.heartbeat_settings.get(k) != v for k, v in wanted.items())]
+        distinct = {tuple(sorted(m.heartbeat_settings.items())) for m in seen}
+        return seen if len(distinct) > 1 else []
+
     def panel(self) -> dict:
         """Everything the Manage High Availability panel shows, in a fixed number of queries."""
         members = list(self.members.all())
@@ -97,6 +120,8 @@ class Cluster(models.Model):
             member.in_maintenance = member.pk in busy
         return {
             "members": members,
+            "timeline": self.timeline(members),
+            "heartbeat_disagreement": self.heartbeat_disagreement(members),
             "running_job": running,
             "recent_jobs": list(self.jobs.all()[:5]),
             "recent_changes": list(
@@ -369,7 +394,7 @@ class Job(models.Model):
         """The members this job is working on, which the panel shows as Maintenance."""
         if not self.is_active:
             return set()
-        if self.kind == "switchover":
+        if self.kind in ("switchover", "tune"):
             return set(self.cluster.members.values_list("pk", flat=True))
         return {self.member_id} if self.member_id else set()
 

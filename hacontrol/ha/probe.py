@@ -154,13 +154,38 @@ def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation]
             "clock_skew", "heartbeat_settings", "presented_host_key",
         ])
         StateChange.objects.bulk_create(changed)
+        for change in changed:
+            if change.to_state == State.OFFLINE:
+                announce(cluster, "offline", f"{change.member.name} is Offline: {change.reason}",
+                         {"member": change.member.name, "from": change.from_state, "reason": change.reason})
         Cluster.objects.filter(pk=cluster.pk).update(last_checked=now)
         cluster.last_checked = now
         now_active = next((m for m in members if m.state == State.ACTIVE), None)
         if previously_active and now_active and now_active.pk != previously_active.pk \
                 and previously_active.state != State.ACTIVE:
-            AuditEvent.record(
-                None, "failover", cluster=cluster, member_name=now_active.name,
-                detail=f"{now_active.name} took over from {previously_active.name} "
-                f"({previously_active.state_reason or previously_active.state})",
-            )
+            detail = (f"{now_active.name} took over from {previously_active.name} "
+                      f"({previously_active.state_reason or previously_active.state})")
+            AuditEvent.record(None, "failover", cluster=cluster, member_name=now_active.name, detail=detail)
+            announce(cluster, "failover", detail, {"member": now_active.name, "previous": previously_active.name})
+
+
+def announce(cluster: Cluster, event: str, summary: str, detail: dict) -> None:
+    """Notify once the state is saved, so a rolled-back probe never sends a false alarm."""
+    if cluster.notify_email or cluster.notify_webhook:
+        from hacontrol.ha.notify import notify
+
+        transaction.on_commit(lambda: notify(cluster, event, summary, detail))
+
+
+def check_dns(cluster: Cluster) -> dict:
+    """Compare the cluster's round-robin DNS name with its members; store and return the report."""
+    from hacontrol.lib.dns import check_round_robin
+
+    if not cluster.dns_name:
+        report = {}
+    else:
+        members = list(cluster.members.values_list("name", "address"))
+        report = check_round_robin(cluster.dns_name, members, cluster.dns_resolver).as_dict()
+    cluster.dns_report, cluster.dns_checked = report, timezone.now()
+    Cluster.objects.filter(pk=cluster.pk).update(dns_report=report, dns_checked=cluster.dns_checked)
+    return report

@@ -166,30 +166,39 @@ def inspect_host(ctx: JobContext, member: Member) -> Step:
     return Step(f"Check {member.name}: reachable, Central installed, HA-capable database", action)
 
 
-def write_name(ctx: JobContext, member: Member, source: Callable[[], bytes], name: str | None) -> Step:
-    """Write ``source()`` to the member's preferences with ClusterMemberName set (or removed)."""
+def write_preferences(ctx: JobContext, member: Member, source: Callable[[], bytes],
+                      changes: dict[str, str | None], title: str) -> Step:
+    """Write ``source()`` to the member's preferences with ``changes`` applied (None removes a
+    key); the host's copy is backed up first and restored on undo."""
 
     def action() -> None:
         try:
             prefs = Preferences.parse(source())
-            if name is None:
-                prefs.remove(NAME_KEY)
-            else:
-                prefs.require_ha()
-                prefs.set(NAME_KEY, name)
+            prefs.require_ha()
+            for key, value in changes.items():
+                if value is None:
+                    prefs.remove(key)
+                else:
+                    prefs.set(key, value)
         except PreferencesError as error:
-            raise StepFailed(str(error)) from None
+            raise StepFailed(f"{member.name}: {error}") from None
         ctx.snapshots[member.pk].changed_file = True
         ctx.write_preferences(member, prefs.to_bytes())
 
     def check() -> None:
-        found = ctx.read_preferences(member)[1].get(NAME_KEY)
-        if found != name:
-            raise StepFailed(f"{member.name}: preferences.cfg has ClusterMemberName {found!r}, expected {name!r}")
+        prefs = ctx.read_preferences(member)[1]
+        for key, value in changes.items():
+            if prefs.get(key) != value:
+                raise StepFailed(f"{member.name}: preferences.cfg has {key}={prefs.get(key)!r}, expected {value!r}")
 
+    return Step(title, action, check, lambda: ctx.restore_preferences(member))
+
+
+def write_name(ctx: JobContext, member: Member, source: Callable[[], bytes], name: str | None) -> Step:
+    """Set (or with None, remove) ClusterMemberName."""
     title = f"Set ClusterMemberName={name} on {member.name} (backup first)" if name else \
         f"Remove ClusterMemberName from {member.name} (backup first)"
-    return Step(title, action, check, lambda: ctx.restore_preferences(member))
+    return write_preferences(ctx, member, source, {NAME_KEY: name}, title)
 
 
 def service_step(ctx: JobContext, member: Member, action: str) -> Step:
@@ -315,6 +324,26 @@ def switchover(ctx: JobContext) -> list[Step]:
     return steps
 
 
+def tune(ctx: JobContext) -> list[Step]:
+    """Apply the cluster's heartbeat settings to every member: secondaries first (highest
+    priority first), the primary last, so the Active member never stops while others wait."""
+    cluster = ctx.cluster
+    changes = {
+        "HeartbeatInterval": str(cluster.heartbeat_interval) if cluster.heartbeat_interval else None,
+        "HeartbeatMaxAllowedDowntime": str(cluster.heartbeat_max_downtime) if cluster.heartbeat_max_downtime else None,
+    }
+    described = ", ".join(f"{k}={v}" for k, v in changes.items() if v) or "Central's defaults"
+    steps = []
+    for member in cluster.members.order_by("-priority"):
+        steps += [
+            inspect_host(ctx, member),
+            write_preferences(ctx, member, lambda m=member: ctx.snapshots[m.pk].preferences, changes,
+                              f"Set {described} on {member.name} (backup first)"),
+            service_step(ctx, member, "restart"),
+        ]
+    return steps
+
+
 def add_member(ctx: JobContext) -> list[Step]:
     """The first member becomes the primary; any later one a failover. The record made when
     the job was asked for is its first step, so a failed add leaves no member behind."""
@@ -329,4 +358,5 @@ PROCEDURES: dict[str, Procedure] = {
     "add": Procedure("Add member", add_member, "configure the host and start it in the cluster"),
     "remove": Procedure("Remove member", remove_member, "take the name off the host and forget it"),
     "switchover": Procedure("Set Active", switchover, "planned switchover to the chosen member"),
+    "tune": Procedure("HA tuning", tune, "apply heartbeat settings to every member"),
 }

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from hacontrol.ha.access import admin_required
-from hacontrol.ha.forms import ClusterForm, MemberForm, ReasonForm, RemoveMemberForm
-from hacontrol.ha.jobs import ClusterBusy, create_job, enqueue, probe_cluster_task
+from hacontrol.ha.forms import ClusterForm, MemberForm, ReasonForm, RemoveMemberForm, TuningForm
+from hacontrol.ha.jobs import ClusterBusy, check_dns_task, create_job, enqueue, probe_cluster_task
 from hacontrol.ha.models import AuditEvent, Cluster, Job, Member
 
 # htmx stops polling when a fragment answers 286.
@@ -103,12 +103,41 @@ def cluster_check(request, cluster_id: int):
     return go(request, cluster.get_absolute_url())
 
 
-def start(request, kind: str, cluster: Cluster, member: Member, *, params: dict | None = None, reason: str = ""):
+@admin_required
+@require_POST
+def cluster_dns(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    transaction.on_commit(lambda: check_dns_task.enqueue(cluster.pk))
+    messages.info(request, f"Resolving {cluster.dns_name} now; reload in a moment to see the answer.")
+    return go(request, cluster.get_absolute_url())
+
+
+@admin_required
+def cluster_tune(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    form = TuningForm(posted(request), instance=cluster)
+    if request.method == "POST" and form.is_valid():
+        if not cluster.members.exists():
+            form.add_error(None, "the cluster has no member to apply the settings to")
+        else:
+            form.save()
+            return start(request, "tune", cluster, None, reason=form.cleaned_data["reason"])
+    return form_page(request, "ha/cluster_form.html", {
+        "form": form, "cluster": cluster, "title": f"HA tuning of {cluster.name}",
+        "hint": "Written to every member's preferences.cfg, secondaries first and the primary last, "
+                "each restarted in turn. Empty fields remove the setting (Central's default applies).",
+        "button": "Apply to every member",
+        "cli": f"ha tune {cluster.name} --interval N --max-downtime N",
+    })
+
+
+def start(request, kind: str, cluster: Cluster, member: Member | None, *, params: dict | None = None,
+          reason: str = ""):
     """Start a job and open its page; a busy cluster is refused with the running job's name."""
     try:
         job = create_job(kind, cluster, request.user.get_username(), member=member, params=params, reason=reason)
     except ClusterBusy as error:
-        AuditEvent.record(request.user, kind, cluster=cluster, member_name=member.name,
+        AuditEvent.record(request.user, kind, cluster=cluster, member_name=member.name if member else "",
                           outcome=AuditEvent.REFUSED, detail=str(error), reason=reason)
         messages.error(request, str(error))
         return go(request, cluster.get_absolute_url())

@@ -82,6 +82,13 @@ class Command(BaseCommand):
         status.add_argument("--json", action="store_true")
         check = sub.add_parser("check", help="probe every member now")
         check.add_argument("cluster")
+        dns = sub.add_parser("dns", help="compare the round-robin DNS name with the members")
+        dns.add_argument("cluster")
+        tune = sub.add_parser("tune", help="apply heartbeat settings to every member (a job)")
+        tune.add_argument("cluster")
+        tune.add_argument("--interval", type=int, help="HeartbeatInterval, 5-15 s")
+        tune.add_argument("--max-downtime", type=int, help="HeartbeatMaxAllowedDowntime, 20-120 s")
+        tune.add_argument("--reason", default="")
         jobs = sub.add_parser("jobs", help="a cluster's jobs")
         jobs.add_argument("cluster")
         job = sub.add_parser("job", help="one job with its steps")
@@ -106,11 +113,12 @@ class Command(BaseCommand):
         except Member.DoesNotExist:
             raise CommandError(f"{cluster.name} has no member named {name!r}") from None
 
-    def run(self, kind: str, cluster: Cluster, member: Member, params: dict | None = None, reason: str = "") -> None:
+    def run(self, kind: str, cluster: Cluster, member: Member | None, params: dict | None = None,
+            reason: str = "") -> None:
         try:
             job = create_job(kind, cluster, actor(), member=member, params=params, reason=reason)
         except ClusterBusy as error:
-            AuditEvent.record(actor(), kind, cluster=cluster, member_name=member.name,
+            AuditEvent.record(actor(), kind, cluster=cluster, member_name=member.name if member else "",
                               outcome=AuditEvent.REFUSED, detail=str(error), reason=reason)
             raise CommandError(str(error)) from None
         self.stdout.write(f"job #{job.pk}: {job.title}")
@@ -226,6 +234,33 @@ class Command(BaseCommand):
             reason = f" ({member.state_reason})" if member.state_reason else ""
             self.stdout.write(f"{member.name}: {member.get_state_display()}{reason}")
 
+    def do_dns(self, cluster: str, **options):
+        from hacontrol.ha.probe import check_dns
+
+        found = self.cluster(cluster)
+        if not found.dns_name:
+            raise CommandError(f"{found.name} has no DNS name: set one with the web console's Edit cluster")
+        report = check_dns(found)
+        self.stdout.write(f"{report['name']} -> {', '.join(report['addresses']) or 'no address'}")
+        if report["error"]:
+            self.stdout.write(f"error: {report['error']}")
+        for row in report["members"]:
+            self.stdout.write(f"  {row['name']:<20} {row['address']:<40} {'present' if row['present'] else 'MISSING'}")
+        for address in report["extra"]:
+            self.stdout.write(f"  {'(no member)':<20} {address:<40} EXTRA")
+        if not report["ok"]:
+            raise CommandError(f"{report['name']} does not match the members")
+
+    def do_tune(self, cluster: str, interval: int | None, max_downtime: int | None, reason: str, **options):
+        found = self.cluster(cluster)
+        found.heartbeat_interval, found.heartbeat_max_downtime = interval, max_downtime
+        try:
+            found.full_clean()
+        except ValidationError as error:
+            raise CommandError(validation_message(error)) from None
+        found.save(update_fields=["heartbeat_interval", "heartbeat_max_downtime"])
+        self.run("tune", found, None, reason=reason)
+
     def do_jobs(self, cluster: str, **options):
         for job in self.cluster(cluster).jobs.all()[:50]:
             self.stdout.write(f"#{job.pk}\t{job.status}\t{job.created:%Y-%m-%d %H:%M:%S}\t{job.started_by}\t{job.title}")
@@ -261,14 +296,18 @@ def monitor_forever() -> None:
 
     from django.db import close_old_connections
 
-    from hacontrol.ha.probe import probe_clusters
+    from hacontrol.ha.probe import check_dns, probe_clusters
 
     log = logging.getLogger("hacontrol.monitor")
     while True:
         started = time.monotonic()
         close_old_connections()
         try:
-            probe_clusters(list(Cluster.objects.all()))
+            clusters = list(Cluster.objects.all())
+            probe_clusters(clusters)
+            for cluster in clusters:
+                if cluster.dns_name:
+                    check_dns(cluster)
         except Exception:  # noqa: BLE001 - the monitor outlives any one failed round
             log.exception("probing the clusters failed")
         time.sleep(max(0.0, settings.HACONTROL_PROBE_INTERVAL - (time.monotonic() - started)))
