@@ -11,6 +11,9 @@ SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 
 
 class ClusterForm(forms.ModelForm):
+    notify_webhook = forms.URLField(required=False, assume_scheme="https", label="Notify webhook",
+                                    help_text="Receives a JSON POST on each event")
+
     class Meta:
         model = Cluster
         fields = ["name", "dns_name", "dns_resolver", "notes", "notify_email", "notify_webhook"]

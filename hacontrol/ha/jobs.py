@@ -89,8 +89,10 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
     job.status, job.started, job.worker = Job.RUNNING, timezone.now(), WORKER_ID
     job.save(update_fields=["status", "started", "worker"])
     current: dict[str, JobStep] = {}
+    secrets = job.cluster.secrets()
 
     def log(line: str) -> None:
+        line = redact(line, secrets)
         step = current["step"]
         step.output += line + "\n"
         step.save(update_fields=["output"])
@@ -114,7 +116,8 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
             if step.check:
                 step.check()
         except (StepFailed, RemoteError) as error:
-            row.error = str(error)
+            error = redact(str(error), secrets)
+            row.error = error
             mark(row, JobStep.FAILED, echo, f"    failed: {error}")
             undo(steps, [*done, (index, row)], current, echo)
             for skipped in rows[index + 1 :]:
@@ -129,6 +132,13 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
         mark(row, JobStep.SUCCEEDED)
         done.append((index, row))
     return finish(job, Job.SUCCEEDED, "", echo)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Hide every stored credential that shows up in a line of output."""
+    for secret in secrets:
+        text = text.replace(secret, "********")
+    return text
 
 
 def mark(row: JobStep, status: str, echo: Callable[[str], None] | None = None, line: str = "") -> None:

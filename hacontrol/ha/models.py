@@ -87,6 +87,14 @@ class Cluster(models.Model):
         highest = self.members.aggregate(models.Max("priority"))["priority__max"]
         return PRIMARY_PRIORITY if highest is None else highest + PRIORITY_STEP
 
+    def secrets(self) -> list[str]:
+        """Every credential stored for the members, longest first, for redaction of output."""
+        found = set()
+        for member in self.members.all():
+            found.update(v for v in (member.password, member.key_passphrase) if v and len(v) >= 4)
+            found.update(line for line in member.private_key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line)
+        return sorted(found, key=len, reverse=True)
+
     def running_job(self) -> Job | None:
         return self.jobs.filter(status__in=Job.ACTIVE_STATUSES).first()
 

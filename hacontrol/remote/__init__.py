@@ -177,6 +177,8 @@ def connect(host: HostSettings) -> Remote:
     with key_lock:
         remote = _pool.get(key)
         if remote is not None and remote.is_alive():
+            # Same host and user, perhaps newer timeouts or command overrides.
+            remote.host, remote.commands = host, host.platform_commands
             return remote
         remote = open_connection(host)
         _pool[key] = remote

@@ -146,3 +146,21 @@ def test_the_audit_page_lists_events(admin_client, cluster):
 
 def test_every_page_carries_a_content_security_policy_without_inline_scripts(admin_client):
     assert "script-src 'self'" in admin_client.get("/")["Content-Security-Policy"]
+
+
+def test_tuning_refuses_a_downtime_shorter_than_two_heartbeats(admin_client, cluster):
+    make_member(cluster, "central1", 10)
+    response = admin_client.post(reverse("cluster-tune", args=[cluster.pk]),
+                                 {"heartbeat_interval": 15, "heartbeat_max_downtime": 20})
+    assert "at least twice HeartbeatInterval" in response.content.decode() and not Job.objects.exists()
+    response = admin_client.post(reverse("cluster-tune", args=[cluster.pk]),
+                                 {"heartbeat_interval": 16, "heartbeat_max_downtime": 40})
+    assert "HeartbeatInterval must be 5 to 15 seconds" in response.content.decode()
+
+
+def test_tuning_starts_one_job_for_the_whole_cluster(admin_client, cluster, django_capture_on_commit_callbacks):
+    make_member(cluster, "central1", 10)
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(reverse("cluster-tune", args=[cluster.pk]), {"heartbeat_interval": 5, "heartbeat_max_downtime": 30})
+    cluster.refresh_from_db()
+    assert (cluster.heartbeat_interval, Job.objects.get().kind, Job.objects.get().title) == (5, "tune", "HA tuning")
