@@ -122,6 +122,10 @@ HACONTROL_PROBE_INTERVAL = envint("HACONTROL_PROBE_INTERVAL", 15, minimum=1)
 HACONTROL_PROBE_CONCURRENCY = envint("HACONTROL_PROBE_CONCURRENCY", 32, minimum=1)
 # After a service start, how long to wait for it to report itself running.
 HACONTROL_START_WAIT = envint("HACONTROL_START_WAIT", 30, minimum=0)
+# Seconds an installer may run, and where uploaded installers are kept.
+HACONTROL_INSTALL_TIMEOUT = envint("HACONTROL_INSTALL_TIMEOUT", 1800, minimum=10)
+HACONTROL_INSTALLER_DIR = envsecret("HACONTROL_INSTALLER_DIR") or str(VAR_DIR / "installers")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 HACONTROL_CLOCK_SKEW_WARNING = envint("HACONTROL_CLOCK_SKEW_WARNING", 5, minimum=1)
 
 LOGGING = {

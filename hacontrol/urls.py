@@ -23,6 +23,11 @@ urlpatterns = [
     path("clusters/<int:cluster_id>/members/<int:member_id>/activate/", views.member_activate, name="member-activate"),
     path("clusters/<int:cluster_id>/members/<int:member_id>/accept-host-key/", views.member_accept_host_key,
          name="member-accept-host-key"),
+    path("clusters/<int:cluster_id>/upgrade/", views.upgrade_start, name="upgrade-start"),
+    path("upgrades/<int:upgrade_id>/", views.upgrade_detail, name="upgrade-detail"),
+    path("upgrades/<int:upgrade_id>/run/", views.upgrade_run, name="upgrade-run"),
+    path("upgrades/<int:upgrade_id>/override/", views.upgrade_override, name="upgrade-override"),
+    path("upgrades/<int:upgrade_id>/abort/", views.upgrade_abort, name="upgrade-abort"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("audit/", views.audit_list, name="audit-list"),
 ]

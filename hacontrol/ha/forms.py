@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -125,3 +127,30 @@ class RemoveMemberForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+
+
+class UpgradeForm(forms.Form):
+    """Start an upgrade: an installer uploaded here, or one already on the hosts."""
+
+    installer = forms.FileField(required=False, help_text="e.g. micetro-central-11.1.0.linux.x64.tgz")
+    installer_host_path = forms.CharField(
+        required=False, max_length=500, label="Or: installer path already on every host",
+        help_text="Absolute path, e.g. /srv/installers/micetro-central-11.1.0.linux.x64.tgz",
+    )
+    target_version = forms.RegexField(
+        regex=r"^\d+(\.\d+)+$", required=False, max_length=50,
+        help_text="Read from the installer's name when left empty",
+        error_messages={"invalid": "a version looks like 11.1.0"},
+    )
+
+    def clean_installer_host_path(self) -> str:
+        path = self.cleaned_data["installer_host_path"].strip()
+        if path and (not (path.startswith("/") or re.match(r"^[A-Za-z]:\\", path)) or re.search(r"[\x00-\x1f\"'`$;&|<>]", path)):
+            raise ValidationError("give an absolute path without quotes or shell characters")
+        return path
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("installer")) == bool(data.get("installer_host_path")):
+            raise ValidationError("upload an installer or give its path on the hosts (one of the two)")
+        return data

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 
-from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStep, Member
+from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStep, Member, Upgrade
 from hacontrol.ha.procedures import PROCEDURES, JobContext, StepFailed
 from hacontrol.remote import RemoteError
 
@@ -39,7 +39,7 @@ def busy_message(cluster: Cluster) -> str:
 
 
 def create_job(kind: str, cluster: Cluster, actor: str, *, member: Member | None = None,
-               params: dict | None = None, reason: str = "") -> Job:
+               params: dict | None = None, reason: str = "", upgrade: Upgrade | None = None) -> Job:
     """Record a queued job, or raise :class:`ClusterBusy` when the cluster already has one.
 
     The database's partial unique index decides, so two web processes or a web process and a
@@ -47,11 +47,16 @@ def create_job(kind: str, cluster: Cluster, actor: str, *, member: Member | None
     """
     if kind not in PROCEDURES:
         raise ValueError(f"unknown job kind {kind!r}")
+    if not kind.startswith("upgrade"):
+        upgrade = cluster.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first()
+        if upgrade:
+            raise ClusterBusy(f"{cluster.name} is being upgraded (upgrade #{upgrade.pk} by {upgrade.started_by}, "
+                              f"{upgrade.status}): finish or abort it first")
     try:
         with transaction.atomic():
             return Job.objects.create(
                 kind=kind, cluster=cluster, member=member, member_name=member.name if member else "",
-                params=params or {}, started_by=actor, reason=reason,
+                params=params or {}, started_by=actor, reason=reason, upgrade=upgrade,
             )
     except IntegrityError:
         raise ClusterBusy(busy_message(cluster)) from None
@@ -108,6 +113,7 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
         JobStep(job=job, position=i, name=step.name) for i, step in enumerate(steps, start=1)
     )
     done: list[tuple[int, JobStep]] = []
+    failed_gates: list[str] = []
     for index, (step, row) in enumerate(zip(steps, rows)):
         current["step"] = row
         mark(row, JobStep.RUNNING, echo, f"[{row.position}/{len(rows)}] {row.name}")
@@ -116,6 +122,11 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
             if step.check:
                 step.check()
         except (StepFailed, RemoteError) as error:
+            if step.gate:
+                row.error = redact(str(error), secrets)
+                mark(row, JobStep.FAILED, echo, f"    failed: {row.error}")
+                failed_gates.append(f"{row.name}: {row.error}")
+                continue
             error = redact(str(error), secrets)
             row.error = error
             mark(row, JobStep.FAILED, echo, f"    failed: {error}")
@@ -131,6 +142,8 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
             return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" crashed: {error!r}", echo)
         mark(row, JobStep.SUCCEEDED)
         done.append((index, row))
+    if failed_gates:
+        return finish(job, Job.FAILED, f"{len(failed_gates)} check(s) failed: " + "; ".join(failed_gates), echo)
     return finish(job, Job.SUCCEEDED, "", echo)
 
 
@@ -183,6 +196,10 @@ def finish(job: Job, status: str, error: str, echo: Callable[[str], None] | None
         member_name=job.member_name, outcome=AuditEvent.OK if status == Job.SUCCEEDED else AuditEvent.FAILED,
         detail=f"job #{job.pk} {status}" + (f": {error}" if error else ""), reason=job.reason,
     )
+    if job.upgrade_id:
+        from hacontrol.ha.upgrade import job_finished
+
+        job_finished(job)
     if echo:
         echo(f"job #{job.pk} {status}" + (f": {error}" if error else ""))
     return status

@@ -131,6 +131,7 @@ class Cluster(models.Model):
             "timeline": self.timeline(members),
             "heartbeat_disagreement": self.heartbeat_disagreement(members),
             "running_job": running,
+            "open_upgrade": self.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first(),
             "recent_jobs": list(self.jobs.all()[:5]),
             "recent_changes": list(
                 StateChange.objects.filter(member__cluster=self).select_related("member")[:10]
@@ -360,6 +361,7 @@ class Job(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="jobs")
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     member_name = models.CharField(max_length=63, blank=True)
+    upgrade = models.ForeignKey("Upgrade", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=QUEUED)
     started_by = models.CharField(max_length=150)
@@ -402,7 +404,7 @@ class Job(models.Model):
         """The members this job is working on, which the panel shows as Maintenance."""
         if not self.is_active:
             return set()
-        if self.kind in ("switchover", "tune"):
+        if self.kind in ("switchover", "tune", "upgrade-stop"):
             return set(self.cluster.members.values_list("pk", flat=True))
         return {self.member_id} if self.member_id else set()
 
@@ -434,3 +436,70 @@ class JobStep(models.Model):
     class Meta:
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["job", "position"], name="step_position_unique")]
+
+
+class Upgrade(models.Model):
+    """A guided update of Central on every member, stage by stage, each stage a job.
+
+    Stages: pre-flight checks, stop every secondary, upgrade the primary, upgrade each
+    secondary in turn, final check. The wizard's state lives here, so it resumes at the same
+    stage after a browser, web server or worker restart, and whoever signs in next.
+    """
+
+    PREPARING, FAILED, SUCCEEDED, ABORTED = "preparing", "failed", "succeeded", "aborted"
+    RUNNING = "running"
+    OPEN_STATUSES = [PREPARING, RUNNING, FAILED]
+    STATUS_CHOICES = [(s, s.capitalize()) for s in (PREPARING, RUNNING, FAILED, SUCCEEDED, ABORTED)]
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="upgrades")
+    started_by = models.CharField(max_length=150)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=PREPARING)
+    stage = models.PositiveSmallIntegerField(default=0, help_text="Index into stages()")
+    installer_name = models.CharField(max_length=255)
+    installer_file = models.CharField(max_length=500, blank=True, help_text="Uploaded copy on the console")
+    installer_host_path = models.CharField(max_length=500, blank=True, help_text="Or a path already on the hosts")
+    installer_sha256 = models.CharField(max_length=64, blank=True)
+    installer_size = models.BigIntegerField(default=0)
+    target_version = models.CharField(max_length=50)
+    member_order = models.JSONField(default=list, help_text="Member ids: primary first, then secondaries")
+    versions_before = models.JSONField(default=dict, blank=True)
+    versions_after = models.JSONField(default=dict, blank=True)
+    stopped = models.JSONField(default=list, blank=True, help_text="Secondaries this upgrade stopped")
+    overridden = models.TextField(blank=True, help_text="Why failed pre-flight checks were overridden")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster"], condition=Q(status__in=["preparing", "running", "failed"]),
+                name="one_open_upgrade_per_cluster",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upgrade #{self.pk} of {self.cluster} to {self.target_version}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("upgrade-detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def members(self) -> list[Member]:
+        """The members in upgrade order (primary first), as they were when it started."""
+        found = {m.pk: m for m in self.cluster.members.filter(pk__in=self.member_order)}
+        return [found[pk] for pk in self.member_order if pk in found]
+
+    def stages(self) -> list[tuple[str, Member | None]]:
+        """(job kind, member) for each stage, in order."""
+        members = self.members()
+        return [
+            ("upgrade-preflight", None),
+            ("upgrade-stop", None),
+            *[("upgrade-member", member) for member in members],
+            ("upgrade-final", None),
+        ]

@@ -26,10 +26,14 @@ class StepFailed(Exception):
 
 @dataclass
 class Step:
+    """``gate`` steps are checks: a failed one is recorded, the next still runs, and the job
+    fails at the end without undoing anything."""
+
     name: str
     action: Callable[[], None]
     check: Callable[[], None] | None = None
     undo: Callable[[], None] | None = None
+    gate: bool = False
 
 
 @dataclass
@@ -72,10 +76,11 @@ class JobContext:
         except RemoteError as error:
             raise StepFailed(str(error)) from None
 
-    def run(self, member: Member, command: str, *, must_succeed: bool = True) -> CommandResult:
+    def run(self, member: Member, command: str, *, must_succeed: bool = True,
+            timeout: float | None = None) -> CommandResult:
         self.log(f"{member.name}$ {command}")
         try:
-            result = self.remote(member).run_checked(command)
+            result = self.remote(member).run_checked(command, timeout)
         except RemoteError as error:
             raise StepFailed(str(error)) from None
         for text in (result.stdout, result.stderr):
@@ -360,3 +365,8 @@ PROCEDURES: dict[str, Procedure] = {
     "switchover": Procedure("Set Active", switchover, "planned switchover to the chosen member"),
     "tune": Procedure("HA tuning", tune, "apply heartbeat settings to every member"),
 }
+
+
+from hacontrol.ha.upgrade import UPGRADE_PROCEDURES  # noqa: E402 - the upgrade stages build on the above
+
+PROCEDURES.update(UPGRADE_PROCEDURES)

@@ -11,9 +11,12 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from hacontrol.ha.access import admin_required
-from hacontrol.ha.forms import ClusterForm, MemberForm, ReasonForm, RemoveMemberForm, TuningForm
+from hacontrol.ha.forms import ClusterForm, MemberForm, ReasonForm, RemoveMemberForm, TuningForm, UpgradeForm
 from hacontrol.ha.jobs import ClusterBusy, check_dns_task, create_job, enqueue, probe_cluster_task
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member
+from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, Upgrade
+from hacontrol.ha.upgrade import (
+    UpgradeError, abort_job, describe, override_preflight, stage_job, start_upgrade, store_installer,
+)
 
 # htmx stops polling when a fragment answers 286.
 STOP_POLLING = 286
@@ -251,3 +254,77 @@ def audit_list(request):
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
+
+
+@admin_required
+def upgrade_start(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    current = cluster.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first()
+    if current:
+        return redirect(current.get_absolute_url())
+    form = UpgradeForm(posted(request), request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        installer = form.cleaned_data["installer"]
+        stored = {}
+        if installer:
+            path, sha256, size = store_installer(installer)
+            stored = {"installer_file": str(path), "installer_sha256": sha256, "installer_size": size}
+        name = installer.name if installer else form.cleaned_data["installer_host_path"].replace("\\", "/").rsplit("/", 1)[-1]
+        try:
+            upgrade = start_upgrade(cluster, request.user.get_username(), installer_name=name,
+                                    target_version=form.cleaned_data["target_version"],
+                                    installer_host_path=form.cleaned_data["installer_host_path"], **stored)
+        except UpgradeError as error:
+            form.add_error(None, str(error))
+        else:
+            return redirect(upgrade.get_absolute_url())
+    return render(request, "ha/upgrade_start.html", {
+        "form": form, "cluster": cluster, "past": cluster.upgrades.all()[:10],
+        "cli": f"ha upgrade {cluster.name} --installer FILE --yes",
+    })
+
+
+def upgrade_detail(request, upgrade_id: int):
+    upgrade = get_object_or_404(Upgrade.objects.select_related("cluster"), pk=upgrade_id)
+    context = {"upgrade": upgrade, "cluster": upgrade.cluster, **describe(upgrade)}
+    if is_partial(request):
+        response = render(request, "ha/upgrade_detail.html#wizard", context)
+        if not context["live_job"]:
+            response.status_code = STOP_POLLING
+        return response
+    return render(request, "ha/upgrade_detail.html", context)
+
+
+def upgrade_action(request, upgrade: Upgrade, action):
+    """Run one wizard action; a refusal is shown on the wizard page and audited."""
+    try:
+        job = action()
+    except (UpgradeError, ClusterBusy) as error:
+        AuditEvent.record(request.user, "upgrade", cluster=upgrade.cluster, outcome=AuditEvent.REFUSED, detail=str(error))
+        messages.error(request, str(error))
+    else:
+        if job is not None:
+            enqueue(job)
+    return go(request, upgrade.get_absolute_url())
+
+
+@admin_required
+@require_POST
+def upgrade_run(request, upgrade_id: int):
+    upgrade = get_object_or_404(Upgrade, pk=upgrade_id)
+    return upgrade_action(request, upgrade, lambda: stage_job(upgrade, request.user.get_username()))
+
+
+@admin_required
+@require_POST
+def upgrade_override(request, upgrade_id: int):
+    upgrade = get_object_or_404(Upgrade, pk=upgrade_id)
+    return upgrade_action(request, upgrade, lambda: override_preflight(
+        upgrade, request.user.get_username(), request.POST.get("reason", "")[:500]))
+
+
+@admin_required
+@require_POST
+def upgrade_abort(request, upgrade_id: int):
+    upgrade = get_object_or_404(Upgrade, pk=upgrade_id)
+    return upgrade_action(request, upgrade, lambda: abort_job(upgrade, request.user.get_username()))

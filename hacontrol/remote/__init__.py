@@ -147,6 +147,11 @@ class Remote(ABC):
         """Replace a file atomically (temporary file, then rename), keeping a timestamped copy
         of the old one beside it; return the backup's path (None when there was no file)."""
 
+    def upload(self, local_path: str, remote_path: str) -> None:
+        """Copy a local file to the host (replacing any file there)."""
+        with open(local_path, "rb") as handle:
+            self.write_file(remote_path, handle.read())
+
     @abstractmethod
     def close(self) -> None:
         """Close the connection."""

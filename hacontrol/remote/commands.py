@@ -54,8 +54,8 @@ LINUX = PlatformCommands(
     version="mmcentrald -v",
     clock="date +%s.%N",
     free_space="df -Pk /var/mmsuite /tmp",
-    # {installer} is a path hacontrol chose itself on the host, never user input.
-    install="cd /tmp && tar -xzf {installer} && cd \"$(tar -tzf {installer} | head -1 | cut -d/ -f1)\" && ./install --unattended",
+    # {installer} is a quoted path hacontrol chose itself on the host, never user input.
+    install='dir=$(mktemp -d) && tar -xzf {installer} -C "$dir" && cd "$dir"/* && ./install --unattended',
 )
 WINDOWS = PlatformCommands(
     stop="mmcentral -stop",
@@ -65,7 +65,7 @@ WINDOWS = PlatformCommands(
     version="mmcentral -v",
     clock='powershell -NoProfile -Command "[DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()"',
     free_space="fsutil volume diskfree C:",
-    install="{installer} /S",
+    install='"{installer}" /S',
     running_marker="RUNNING",
 )
 
@@ -74,3 +74,15 @@ def parse_clock(output: str) -> float:
     """Seconds since the epoch from the clock command (Linux prints seconds, Windows ms)."""
     value = float(output.strip())
     return value / 1000 if value > 1e11 else value
+
+
+def free_kilobytes(output: str) -> int | None:
+    """The smallest free space in the free-space command's output, in KiB (``df -Pk`` lines,
+    or fsutil's 'Total free bytes')."""
+    import re
+
+    windows = re.search(r"Total free bytes\s*:\s*([\d,.]+)", output)
+    if windows:
+        return int(re.sub(r"[^\d]", "", windows.group(1))) // 1024
+    sizes = [int(fields[3]) for line in output.splitlines()[1:] if len(fields := line.split()) >= 6 and fields[3].isdigit()]
+    return min(sizes) if sizes else None

@@ -216,6 +216,17 @@ class SSHRemote(Remote):
                 raise self._file_error(error, path) from None
         return backup
 
+    def upload(self, local_path: str, remote_path: str) -> None:
+        """Stream a local file to the host over SFTP, renamed into place once complete."""
+        temporary = remote_path + ".hacontrol-tmp"
+        with self._sftp_lock:
+            sftp = self._sftp_client()
+            try:
+                sftp.put(local_path, temporary)
+                sftp.posix_rename(temporary, remote_path)
+            except OSError as error:
+                raise self._file_error(error, remote_path) from None
+
     def _write_with_sudo(self, path: str, data: bytes) -> str | None:
         staged = f"/tmp/hacontrol-{backup_suffix().strip('.')}"
         with self._sftp_lock:

@@ -76,6 +76,14 @@ class WindowsHost:
         if line.startswith('sc query "Men and Mice Central"'):
             state = "4  RUNNING" if self.running else "1  STOPPED"
             return 0, f"SERVICE_NAME: mmcentral\r\n        STATE              : {state}\r\n", ""
+        if line.startswith("fsutil volume diskfree"):
+            return 0, "Total free bytes        : 53,687,091,200 ( 50.0 GB)\r\n", ""
+        installer = re.fullmatch(r'"(C:\\[^"]+\.exe)" /S', line)
+        if installer:
+            version = re.search(r"VERSION=(\S+)", self.path(installer.group(1)).read_text())
+            self.version, self.running = version.group(1), True
+            self.log.append(f"install-{self.version}")
+            return 0, f"Installed Men&Mice Central {self.version}\r\n", ""
         if "ToUnixTimeMilliseconds" in line:
             return 0, f"{int(time.time() * 1000)}\r\n", ""
         encoded = re.search(r"-EncodedCommand (\S+)", line)

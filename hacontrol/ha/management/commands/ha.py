@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from hacontrol.ha.jobs import ClusterBusy, create_job, fail_orphaned_jobs, run_job
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member
+from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, Upgrade
 from hacontrol.remote import HostKeyUnknown, RemoteError, open_connection
 
 
@@ -93,6 +93,15 @@ class Command(BaseCommand):
         jobs.add_argument("cluster")
         job = sub.add_parser("job", help="one job with its steps")
         job.add_argument("id", type=int)
+        upgrade = sub.add_parser("upgrade", help="update Central on every member, HA-safe (the wizard's steps)")
+        upgrade.add_argument("cluster")
+        upgrade.add_argument("--installer", help="installer file to copy to the hosts")
+        upgrade.add_argument("--installer-on-hosts", help="or: the installer's path already on every host")
+        upgrade.add_argument("--version", dest="target_version", default="", help="target version (default: from the name)")
+        upgrade.add_argument("--yes", action="store_true", help="proceed without asking")
+        upgrade.add_argument("--force", action="store_true", help="override failed pre-flight checks (audited)")
+        upgrade.add_argument("--resume", action="store_true", help="continue the open upgrade")
+        upgrade.add_argument("--abort", action="store_true", help="abort the open upgrade")
         sub.add_parser("worker", help="run the background worker and the state monitor")
 
     def handle(self, *args, area: str, **options):
@@ -279,6 +288,59 @@ class Command(BaseCommand):
                 self.stdout.write(f"      error: {step.error}")
         if job.error:
             self.stdout.write(f"error: {job.error}")
+
+    def do_upgrade(self, cluster: str, installer: str | None, installer_on_hosts: str | None, target_version: str,
+                   yes: bool, force: bool, resume: bool, abort: bool, **options):
+        from django.core.files import File
+
+        from hacontrol.ha.upgrade import (
+            UpgradeError, abort_job, override_preflight, stage_job, start_upgrade, store_installer,
+        )
+
+        found = self.cluster(cluster)
+        current = found.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first()
+        try:
+            if abort or resume:
+                if current is None:
+                    raise CommandError(f"{found.name} has no open upgrade")
+                if abort:
+                    self.run_upgrade_job(abort_job(current, actor()))
+                    self.stdout.write(f"upgrade #{current.pk} aborted; the stopped secondaries run again")
+                    return
+            else:
+                if current is not None:
+                    raise CommandError(f"upgrade #{current.pk} of {found.name} is open: use --resume or --abort")
+                if bool(installer) == bool(installer_on_hosts):
+                    raise CommandError("give --installer FILE or --installer-on-hosts PATH")
+                if not yes:
+                    raise CommandError("this stops and upgrades Central on every member: add --yes to proceed")
+                stored = {}
+                if installer:
+                    with open(installer, "rb") as handle:
+                        path, sha256, size = store_installer(File(handle, name=Path(installer).name))
+                    stored = {"installer_file": str(path), "installer_sha256": sha256, "installer_size": size}
+                    self.stdout.write(f"installer {Path(installer).name}: sha256 {sha256}, {size} bytes")
+                name = Path(installer or installer_on_hosts).name
+                current = start_upgrade(found, actor(), installer_name=name, target_version=target_version,
+                                        installer_host_path=installer_on_hosts or "", **stored)
+                self.stdout.write(f"upgrade #{current.pk} of {found.name} to {current.target_version}")
+            while current.is_open:
+                if current.status == Upgrade.FAILED and current.stage == 0 and force:
+                    override_preflight(current, actor(), "overridden with --force on the command line")
+                elif current.status == Upgrade.FAILED and not resume:
+                    raise CommandError(f"upgrade #{current.pk} stopped: {current.error}\n"
+                                       "fix the cause, then --resume (retries the step) or --abort")
+                else:
+                    resume = False
+                    self.run_upgrade_job(stage_job(current, actor()))
+                current.refresh_from_db()
+        except (UpgradeError, ClusterBusy) as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(f"upgrade #{current.pk} {current.status}: {current.versions_after}")
+
+    def run_upgrade_job(self, job: Job) -> None:
+        self.stdout.write(f"job #{job.pk}: {job.title}")
+        run_job(job.pk, echo=self.stdout.write)
 
     def do_worker(self, **options):
         from django.core.management import call_command
