@@ -3,9 +3,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from hacontrol.ha import views
+from hacontrol.ha.signin import SignInView
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", login_not_required(views.healthz), name="healthz"),
     path("", views.cluster_list, name="cluster-list"),

@@ -12,6 +12,13 @@ from hacontrol.ha.models import MAX_PRIORITY, Cluster, Member
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea for a private key that, like a password input, never renders the value back."""
+
+    def format_value(self, value):
+        return None
+
+
 class ClusterForm(forms.ModelForm):
     notify_webhook = forms.URLField(required=False, assume_scheme="https", label="Notify webhook",
                                     help_text="Receives a JSON POST on each event")
@@ -38,7 +45,7 @@ class MemberForm(forms.ModelForm):
         widgets = {
             "password": forms.PasswordInput(render_value=False),
             "key_passphrase": forms.PasswordInput(render_value=False),
-            "private_key": forms.Textarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
+            "private_key": SecretTextarea(attrs={"rows": 3, "autocomplete": "off", "spellcheck": "false"}),
             "host_key": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         }
 

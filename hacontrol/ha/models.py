@@ -503,3 +503,22 @@ class Upgrade(models.Model):
             *[("upgrade-member", member) for member in members],
             ("upgrade-final", None),
         ]
+
+
+class SignInFailure(models.Model):
+    """A failed sign-in, kept to throttle password guessing per user name and per address."""
+
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    address = models.CharField(max_length=45, db_index=True)
+
+    WINDOW = timedelta(minutes=15)
+    LIMIT = 5
+
+    @classmethod
+    def too_many(cls, username: str, address: str) -> bool:
+        """Five failures in fifteen minutes for the name, or twenty for the address, lock it."""
+        since = timezone.now() - cls.WINDOW
+        recent = cls.objects.filter(when__gte=since)
+        return recent.filter(username=username).count() >= cls.LIMIT or \
+            recent.filter(address=address).count() >= 4 * cls.LIMIT

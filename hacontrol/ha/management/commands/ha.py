@@ -102,10 +102,12 @@ class Command(BaseCommand):
         upgrade.add_argument("--force", action="store_true", help="override failed pre-flight checks (audited)")
         upgrade.add_argument("--resume", action="store_true", help="continue the open upgrade")
         upgrade.add_argument("--abort", action="store_true", help="abort the open upgrade")
+        sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
+        sub.add_parser("new-key", help="print a new key for HACONTROL_SECRET_KEY")
         sub.add_parser("worker", help="run the background worker and the state monitor")
 
     def handle(self, *args, area: str, **options):
-        handler = getattr(self, f"do_{area}")
+        handler = getattr(self, f"do_{area.replace('-', '_')}")
         return handler(**options)
 
     # helpers ----------------------------------------------------------------------------
@@ -341,6 +343,22 @@ class Command(BaseCommand):
     def run_upgrade_job(self, job: Job) -> None:
         self.stdout.write(f"job #{job.pk}: {job.title}")
         run_job(job.pk, echo=self.stdout.write)
+
+    def do_rotate_keys(self, **options):
+        """Every secret is decrypted with whichever configured key works and saved again, which
+        encrypts it with the first (newest) key; afterwards the old keys can be dropped."""
+        count = 0
+        with transaction.atomic():
+            for member in Member.objects.select_for_update():
+                member.save(update_fields=["password", "private_key", "key_passphrase"])
+                count += 1
+        AuditEvent.record(actor(), "credentials re-encrypted", detail=f"{count} member(s)")
+        self.stdout.write(f"re-encrypted the credentials of {count} member(s) with the newest key")
+
+    def do_new_key(self, **options):
+        from cryptography.fernet import Fernet
+
+        self.stdout.write(Fernet.generate_key().decode())
 
     def do_worker(self, **options):
         from django.core.management import call_command
