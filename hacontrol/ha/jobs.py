@@ -189,17 +189,20 @@ def undo(steps, touched, current, echo) -> None:
 
 
 def finish(job: Job, status: str, error: str, echo: Callable[[str], None] | None = None) -> str:
-    job.status, job.error, job.finished = status, error, timezone.now()
-    job.save(update_fields=["status", "error", "finished"])
-    AuditEvent.record(
-        job.started_by, f"job: {PROCEDURES[job.kind].label}", cluster=job.cluster,
-        member_name=job.member_name, outcome=AuditEvent.OK if status == Job.SUCCEEDED else AuditEvent.FAILED,
-        detail=f"job #{job.pk} {status}" + (f": {error}" if error else ""), reason=job.reason,
-    )
-    if job.upgrade_id:
-        from hacontrol.ha.upgrade import job_finished
+    """End the job, its audit event and (for an upgrade stage) the wizard's state together."""
+    with transaction.atomic():
+        job.status, job.error, job.finished = status, error, timezone.now()
+        job.save(update_fields=["status", "error", "finished"])
+        AuditEvent.record(
+            job.started_by, f"job: {PROCEDURES[job.kind].label}", cluster=job.cluster,
+            member_name=job.member_name,
+            outcome=AuditEvent.OK if status == Job.SUCCEEDED else AuditEvent.FAILED,
+            detail=f"job #{job.pk} {status}" + (f": {error}" if error else ""), reason=job.reason,
+        )
+        if job.upgrade_id:
+            from hacontrol.ha.upgrade import job_finished
 
-        job_finished(job)
+            job_finished(job)
     if echo:
         echo(f"job #{job.pk} {status}" + (f": {error}" if error else ""))
     return status

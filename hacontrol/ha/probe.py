@@ -8,6 +8,7 @@ saving states happens afterwards in the calling thread, which alone touches the 
 from __future__ import annotations
 
 import re
+import shlex
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.lib.prefs import Preferences, PreferencesError
-from hacontrol.remote import HostKeyError, HostSettings, RemoteError, connect, discard
+from hacontrol.remote import FileNotFound, HostKeyError, HostSettings, RemoteError, connect, discard
 from hacontrol.remote.commands import parse_clock
 
 VERSION = re.compile(r"\d+(?:\.\d+)+")
@@ -39,22 +40,20 @@ class Observation:
 
 
 def observe(host: HostSettings) -> Observation:
-    """Ask the host whether Central runs, under which name and version, and read its clock."""
+    """Ask the host whether Central runs, under which name and version, and read its clock:
+    one batch of commands (a single round trip over SSH)."""
+    commands = host.platform_commands
+    path = shlex.quote(host.preferences_path) if host.platform == "linux" else host.preferences_path
     try:
         remote = connect(host)
-        commands = remote.commands
-        status = remote.run(commands.status)
         before = time.time()
-        clock = remote.run(commands.clock)
-        skew = None
-        if clock.ok:
-            try:
-                skew = parse_clock(clock.stdout) - (before + time.time()) / 2
-            except ValueError:
-                pass
-        version = remote.run(commands.version)
-        found = VERSION.search(version.stdout) if version.ok else None
-        prefs = Preferences.parse(remote.read_file(host.preferences_path))
+        status, clock, version, prefs_text = remote.run_batch(
+            [commands.status, commands.clock, commands.version, commands.read_file.format(path=path)]
+        )
+        after = time.time()
+        if not prefs_text.ok:
+            raise FileNotFound(f"{host.address}: cannot read {host.preferences_path}: {prefs_text.stdout.strip()}")
+        prefs = Preferences.parse(prefs_text.stdout.encode("utf-8", "surrogateescape"))
     except HostKeyError as error:
         return Observation(error=str(error), presented_key=error.presented_key)
     except RemoteError as error:
@@ -62,6 +61,13 @@ def observe(host: HostSettings) -> Observation:
         return Observation(error=str(error))
     except PreferencesError as error:
         return Observation(error=f"preferences.cfg: {error}")
+    skew = None
+    if clock.ok:
+        try:
+            skew = parse_clock(clock.stdout) - (before + after) / 2
+        except ValueError:
+            pass
+    found = VERSION.search(version.stdout) if version.ok else None
     return Observation(
         running=commands.is_running(status.exit_code, status.stdout),
         name_on_host=prefs.get("ClusterMemberName"),

@@ -147,6 +147,10 @@ class Remote(ABC):
         """Replace a file atomically (temporary file, then rename), keeping a timestamped copy
         of the old one beside it; return the backup's path (None when there was no file)."""
 
+    def run_batch(self, commands: list[str], timeout: float | None = None) -> list[CommandResult]:
+        """Run several independent commands; transports may do it in one round trip."""
+        return [self.run(command, timeout) for command in commands]
+
     def upload(self, local_path: str, remote_path: str) -> None:
         """Copy a local file to the host (replacing any file there)."""
         with open(local_path, "rb") as handle:

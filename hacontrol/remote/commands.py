@@ -23,6 +23,9 @@ class PlatformCommands:
     clock: str
     free_space: str
     install: str
+    # {path} is the member's preferences path, quoted here; never a value typed into a form field
+    # other than that admin-only path, which is validated to hold no line break.
+    read_file: str
     running_marker: str = ""
 
     @classmethod
@@ -56,6 +59,7 @@ LINUX = PlatformCommands(
     free_space="df -Pk /var/mmsuite /tmp",
     # {installer} is a quoted path hacontrol chose itself on the host, never user input.
     install='dir=$(mktemp -d) && tar -xzf {installer} -C "$dir" && cd "$dir"/* && ./install --unattended',
+    read_file="cat -- {path}",
 )
 WINDOWS = PlatformCommands(
     stop="mmcentral -stop",
@@ -66,6 +70,7 @@ WINDOWS = PlatformCommands(
     clock='powershell -NoProfile -Command "[DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()"',
     free_space="fsutil volume diskfree C:",
     install='"{installer}" /S',
+    read_file='type "{path}"',
     running_marker="RUNNING",
 )
 

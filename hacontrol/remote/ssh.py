@@ -6,6 +6,7 @@ import base64
 import errno
 import hashlib
 import io
+import secrets
 import select
 import shlex
 import socket
@@ -160,6 +161,18 @@ class SSHRemote(Remote):
         finally:
             channel.close()
         return CommandResult(command, exit_code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
+
+    def run_batch(self, commands: list[str], timeout: float | None = None) -> list[CommandResult]:
+        """All commands in one shell on one channel: one round trip. Each one's output (its
+        stderr folded in) and exit code are cut apart again at a random marker."""
+        marker = f"@@hacontrol-{secrets.token_hex(8)}@@"
+        script = "".join(f"{{ {command}\n}} 2>&1; printf '\\n{marker}%d\\n' $?\n" for command in commands)
+        parts = self.run(script, timeout).stdout.split(f"\n{marker}")
+        if len(parts) != len(commands) + 1:
+            return super().run_batch(commands, timeout)
+        outputs = [parts[0]] + [part.split("\n", 1)[1] for part in parts[1:-1]]
+        codes = [part.split("\n", 1)[0] for part in parts[1:]]
+        return [CommandResult(command, int(code), output, "") for command, code, output in zip(commands, codes, outputs)]
 
     def _sftp_client(self) -> paramiko.SFTPClient:
         if self._sftp is None:

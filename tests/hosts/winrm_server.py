@@ -76,6 +76,11 @@ class WindowsHost:
         if line.startswith('sc query "Men and Mice Central"'):
             state = "4  RUNNING" if self.running else "1  STOPPED"
             return 0, f"SERVICE_NAME: mmcentral\r\n        STATE              : {state}\r\n", ""
+        if line.startswith('type "'):
+            try:
+                return 0, self.path(line[6:-1]).read_text(), ""
+            except FileNotFoundError:
+                return 1, "", "The system cannot find the file specified.\r\n"
         if line.startswith("fsutil volume diskfree"):
             return 0, "Total free bytes        : 53,687,091,200 ( 50.0 GB)\r\n", ""
         installer = re.fullmatch(r'"(C:\\[^"]+\.exe)" /S', line)
