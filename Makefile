@@ -31,8 +31,8 @@ test: $(VENV)/.installed-test var/secret_key
 	DEBUG=0 $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test var/secret_key
-	scripts/ensure-system-packages
-	$(BIN)/python -m bench
+	scripts/ensure-system-packages bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

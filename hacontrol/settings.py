@@ -89,6 +89,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cluster-list"
 LOGOUT_REDIRECT_URL = "login"
+# Sessions read from a per-process cache, written through to the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 SECURE_COOKIES = envbool("SECURE_COOKIES", not DEBUG)

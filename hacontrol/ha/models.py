@@ -119,25 +119,28 @@ class Cluster(models.Model):
         distinct = {tuple(sorted(m.heartbeat_settings.items())) for m in seen}
         return seen if len(distinct) > 1 else []
 
-    def panel(self) -> dict:
-        """Everything the Manage High Availability panel shows, in a fixed number of queries."""
-        members = list(self.members.all())
+    def panel(self, fragment: bool = False) -> dict:
+        """Everything the Manage High Availability panel shows, in a fixed number of queries;
+        the live ``fragment`` (the members table) needs neither jobs nor the change list."""
+        members = list(self.members.for_display())
         running = self.running_job()
         busy = running.members_in_maintenance() if running else set()
         for member in members:
             member.in_maintenance = member.pk in busy
-        return {
+        context = {
             "members": members,
             "timeline": self.timeline(members),
             "heartbeat_disagreement": self.heartbeat_disagreement(members),
             "running_job": running,
             "open_upgrade": self.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first(),
-            "recent_jobs": list(self.jobs.all()[:5]),
-            "recent_changes": list(
-                StateChange.objects.filter(member__cluster=self).select_related("member")[:10]
-            ),
             "skewed": [m for m in members if m.clock_skew_warning],
         }
+        if not fragment:
+            context["recent_jobs"] = list(self.jobs.all()[:5])
+            context["recent_changes"] = list(
+                StateChange.objects.filter(member__cluster=self).select_related("member")[:10]
+            )
+        return context
 
 
 class Platform(models.TextChoices):
@@ -161,6 +164,13 @@ DEFAULT_PORT = {Platform.LINUX: 22, Platform.WINDOWS: 5985}
 
 
 class MemberQuerySet(models.QuerySet):
+    def for_display(self) -> MemberQuerySet:
+        """Only what the panel shows: credentials are neither loaded nor decrypted."""
+        return self.only(
+            "cluster_id", "name", "priority", "address", "platform", "state", "state_reason", "version",
+            "clock_skew", "heartbeat_settings", "last_checked", "last_seen", "host_key", "presented_host_key",
+        )
+
     def failovers(self) -> MemberQuerySet:
         """Every member but the primary, in failover order."""
         ordered = self.order_by("priority")

@@ -139,7 +139,7 @@ class SSHHost:
         self.process = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
              f"{mounts} && exec {SSHD} -D -e -f {self.root / 'sshd_config'}"],
-            start_new_session=True,
+            start_new_session=True, stderr=(self.root / "sshd.log").open("ab"),
         )
         wait_for_port(self.address, self.port)
 
@@ -194,15 +194,15 @@ def make_client_key(base: Path) -> Path:
     return key
 
 
-def make_hosts(base: Path, count: int, first: int = 10) -> list[SSHHost]:
-    """Create ``count`` hosts on 127.0.0.<first>... and start them."""
+def make_hosts(base: Path, count: int, first: int = 10, network: str = "127.0.0.") -> list[SSHHost]:
+    """Create ``count`` hosts on <network><first>... and start them."""
     Path("/run/sshd").mkdir(exist_ok=True)
     if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
         subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", "--password", "*", TEST_USER], check=True)
     Path("/var/mmsuite").mkdir(exist_ok=True)
     hosts = []
     for index in range(count):
-        root = base / f"host{first + index}"
+        root = base / f"host-{network}{first + index}"
         (root / "home").mkdir(parents=True, exist_ok=True)
         (root / "sbin").mkdir(exist_ok=True)
         for name, script in [("systemctl", SYSTEMCTL), ("mmcentrald", MMCENTRALD)]:
@@ -211,7 +211,7 @@ def make_hosts(base: Path, count: int, first: int = 10) -> list[SSHHost]:
         key = root / "ssh_host_ed25519_key"
         if not key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        host = SSHHost(address=f"127.0.0.{first + index}", root=root)
+        host = SSHHost(address=f"{network}{first + index}", root=root)
         host.reset()
         host.start()
         hosts.append(host)

@@ -1,0 +1,67 @@
+"""`make bench`: hacontrol's speed, measured against what an administrator would otherwise use.
+
+Prints figures, asserts nothing. Uses its own database (hacontrol_bench) on the embedded
+PostgreSQL unless DATABASE_URL names one, and its own SSH hosts on 127.0.1.x, stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def bench_database() -> None:
+    """Point Django at a database of the bench's own, created when missing."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    import psycopg
+
+    from hacontrol.embedded_db import embedded_database_url
+
+    url = embedded_database_url(ROOT / "var" / "pgdata")
+    with psycopg.connect(url, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = 'hacontrol_bench'").fetchone():
+            connection.execute("CREATE DATABASE hacontrol_bench")
+    os.environ["DATABASE_URL"] = url.replace("/postgres?", "/hacontrol_bench?")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10,50,100", help="numbers of SSH hosts for the fan-out")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of panel load")
+    parser.add_argument("--skip", default="", help="comma-separated: fanout,ansible,panel,procedure")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hacontrol.settings")
+    os.environ.setdefault("SECRET_KEY_FILE", str(ROOT / "var" / "secret_key"))
+    bench_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from bench import fanout, panel
+
+    print(f"# hacontrol bench, {time.strftime('%Y-%m-%d %H:%M')} on {platform.node()}: "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
+    sizes = [int(n) for n in args.sizes.split(",")]
+    if not {"fanout", "procedure"} <= skip:
+        fanout.run(sizes, with_ansible="ansible" not in skip, with_fanout="fanout" not in skip,
+                   with_procedure="procedure" not in skip)
+    if "panel" not in skip:
+        panel.run(args.duration)
+
+
+if __name__ == "__main__":
+    main()
