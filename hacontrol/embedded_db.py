@@ -21,3 +21,31 @@ def embedded_database_url(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server.get_uri()
+
+
+def stop_if_unused(url: str) -> bool:
+    """Stop the embedded server at ``url`` unless another process is connected to it.
+
+    pgserver stops the server when its last registered process exits, but a process killed
+    with SIGKILL (a crashed worker, say) never deregisters: this is the explicit last word.
+    """
+    import subprocess
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg
+    from pgserver.postgres_server import POSTGRES_BIN_PATH
+
+    data_dir = Path(parse_qs(urlsplit(url).query)["host"][0])
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    with psycopg.connect(url, autocommit=True) as connection:
+        others = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    if others:
+        return False
+    owner = data_dir.owner()
+    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "stop", "-m", "fast"]
+    if os.geteuid() == 0 and owner != "root":
+        command = ["runuser", "-u", owner, "--", *command]
+    return subprocess.run(command, capture_output=True).returncode == 0

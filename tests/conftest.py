@@ -170,3 +170,17 @@ def worker(transactional_db):
     yield process
     process.terminate()
     process.wait(10)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop the embedded PostgreSQL the tests started (unless something else still uses it)."""
+    from django.conf import settings
+    from django.db import connections
+
+    if os.environ.get("DATABASE_URL") or "pgdata" not in str(settings.DATABASES["default"]["HOST"]):
+        return
+    connections.close_all()
+    from hacontrol.embedded_db import stop_if_unused
+
+    db = settings.DATABASES["default"]
+    stop_if_unused(f"postgresql://{db['USER']}:@/postgres?host={db['HOST']}")

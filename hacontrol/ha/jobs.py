@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from django_tasks import task
 
@@ -100,7 +101,7 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
         line = redact(line, secrets)
         step = current["step"]
         step.output += line + "\n"
-        step.save(update_fields=["output"])
+        durable(lambda: step.save(update_fields=["output"]))
         if echo:
             echo(f"    {line}")
 
@@ -147,6 +148,21 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
     return finish(job, Job.SUCCEEDED, "", echo)
 
 
+def durable(write: Callable[[], object], patience: float = 60.0):
+    """Run a database write, waiting out a database restart instead of losing the record: a
+    dropped connection is closed and the write retried until ``patience`` seconds have passed."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("the database went away; retrying a job write")
+            connection.close()
+            time.sleep(0.5)
+
+
 def redact(text: str, secrets: list[str]) -> str:
     """Hide every stored credential that shows up in a line of output."""
     for secret in secrets:
@@ -161,7 +177,7 @@ def mark(row: JobStep, status: str, echo: Callable[[str], None] | None = None, l
         row.started = now
     else:
         row.finished = now
-    row.save(update_fields=["status", "started", "finished", "error"])
+    durable(lambda: row.save(update_fields=["status", "started", "finished", "error"]))
     if echo and line:
         echo(line)
 
@@ -190,6 +206,13 @@ def undo(steps, touched, current, echo) -> None:
 
 def finish(job: Job, status: str, error: str, echo: Callable[[str], None] | None = None) -> str:
     """End the job, its audit event and (for an upgrade stage) the wizard's state together."""
+    durable(lambda: _finish(job, status, error))
+    if echo:
+        echo(f"job #{job.pk} {status}" + (f": {error}" if error else ""))
+    return status
+
+
+def _finish(job: Job, status: str, error: str) -> None:
     with transaction.atomic():
         job.status, job.error, job.finished = status, error, timezone.now()
         job.save(update_fields=["status", "error", "finished"])
@@ -203,9 +226,6 @@ def finish(job: Job, status: str, error: str, echo: Callable[[str], None] | None
             from hacontrol.ha.upgrade import job_finished
 
             job_finished(job)
-    if echo:
-        echo(f"job #{job.pk} {status}" + (f": {error}" if error else ""))
-    return status
 
 
 def fail_orphaned_jobs() -> int:

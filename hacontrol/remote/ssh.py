@@ -204,6 +204,8 @@ class SSHRemote(Remote):
                     return handle.read()
             except OSError as error:
                 raise self._file_error(error, path) from None
+            except (paramiko.SSHException, EOFError) as error:
+                raise Unreachable(f"{self.host.address}: the connection dropped while reading {path}: {error}") from None
 
     def write_file(self, path: str, data: bytes) -> str | None:
         if self.host.use_sudo:
@@ -227,9 +229,11 @@ class SSHRemote(Remote):
             except OSError as error:
                 try:
                     sftp.remove(temporary)
-                except OSError:
+                except (OSError, paramiko.SSHException, EOFError):
                     pass
                 raise self._file_error(error, path) from None
+            except (paramiko.SSHException, EOFError) as error:
+                raise Unreachable(f"{self.host.address}: the connection dropped while writing {path}: {error}") from None
         return backup
 
     def upload(self, local_path: str, remote_path: str) -> None:
@@ -242,6 +246,8 @@ class SSHRemote(Remote):
                 sftp.posix_rename(temporary, remote_path)
             except OSError as error:
                 raise self._file_error(error, remote_path) from None
+            except (paramiko.SSHException, EOFError) as error:
+                raise Unreachable(f"{self.host.address}: the connection dropped while copying to {remote_path}: {error}") from None
 
     def _write_with_sudo(self, path: str, data: bytes) -> str | None:
         staged = f"/tmp/hacontrol-{backup_suffix().strip('.')}"

@@ -49,6 +49,17 @@ class Command(BaseCommand):
             stop()
             for child in children:
                 child.wait()
+            self.stop_embedded_database()
+
+    def stop_embedded_database(self) -> None:
+        from django.db import connections
+
+        from hacontrol.embedded_db import stop_if_unused
+
+        db = settings.DATABASES["default"]
+        if "pgdata" in str(db["HOST"]) and not os.environ.get("DATABASE_URL"):
+            connections.close_all()
+            stop_if_unused(f"postgresql://{db['USER']}:@/postgres?host={db['HOST']}")
 
     def ensure_admin(self) -> None:
         """On the first start, create `admin`; print its password once unless it was given."""
