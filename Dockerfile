@@ -10,4 +10,4 @@ COPY . .
 RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build python manage.py collectstatic --noinput
 USER nobody
 EXPOSE 8000
-CMD ["gunicorn", "hacontrol.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+CMD ["gunicorn", "hacontrol.wsgi", "--bind", "0.0.0.0:8000", "--config", "gunicorn.conf.py"]

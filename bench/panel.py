@@ -137,10 +137,10 @@ def run(duration: float) -> None:
     session.create()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
     port = free_port()
-    env = {**os.environ, "DEBUG": "0", "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1"}
+    env = {**os.environ, "DEBUG": "0", "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1", "ACCESS_LOG": ""}
     gunicorn = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "hacontrol.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", "4", "--log-level", "warning"], cwd=ROOT, env=env)
+        [str(Path(sys.executable).parent / "gunicorn"), "hacontrol.wsgi", "--config", str(ROOT / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -165,7 +165,7 @@ def run(duration: float) -> None:
     finally:
         gunicorn.terminate()
         gunicorn.wait(10)
-    print(f"\n## Panel: gunicorn (2 workers x 4 threads), {CLUSTERS} clusters x {MEMBERS} members, "
+    print(f"\n## Panel: gunicorn ({os.cpu_count() * 2} workers x 1 thread, gunicorn.conf.py), {CLUSTERS} clusters x {MEMBERS} members, "
           f"{CLIENTS} concurrent clients ({CLIENTS // 2} on pages, {CLIENTS // 2} on fragments) for {duration:g} s, "
           f"load from {tool}")
     print("| request | requests/s | median | p95 | errors |")

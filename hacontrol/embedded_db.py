@@ -29,6 +29,7 @@ def stop_if_unused(url: str) -> bool:
     pgserver stops the server when its last registered process exits, but a process killed
     with SIGKILL (a crashed worker, say) never deregisters: this is the explicit last word.
     """
+    import json
     import subprocess
     from urllib.parse import parse_qs, urlsplit
 
@@ -38,6 +39,12 @@ def stop_if_unused(url: str) -> bool:
     data_dir = Path(parse_qs(urlsplit(url).query)["host"][0])
     if not (data_dir / "postmaster.pid").exists():
         return False
+    try:
+        handles = json.loads((data_dir / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        handles = []
+    if handles == [os.getpid()]:
+        return False  # we are pgserver's last handle: it stops the server itself at exit
     with psycopg.connect(url, autocommit=True) as connection:
         others = connection.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"

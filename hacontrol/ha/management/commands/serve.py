@@ -28,7 +28,7 @@ class Command(BaseCommand):
         worker = subprocess.Popen([python, "manage.py", "ha", "worker"], cwd=settings.BASE_DIR)
         web = subprocess.Popen(
             [os.path.join(os.path.dirname(python), "gunicorn"), "hacontrol.wsgi", "--bind", bind,
-             "--workers", "2", "--threads", "4", "--access-logfile", "-"],
+             "--config", str(settings.BASE_DIR / "gunicorn.conf.py")],
             cwd=settings.BASE_DIR,
         )
         self.stdout.write(f"hacontrol is at http://{bind}/ (Ctrl-C stops it)")
