@@ -41,26 +41,32 @@ def busy_message(cluster: Cluster) -> str:
 
 def create_job(kind: str, cluster: Cluster, actor: str, *, member: Member | None = None,
                params: dict | None = None, reason: str = "", upgrade: Upgrade | None = None) -> Job:
-    """Record a queued job, or raise :class:`ClusterBusy` when the cluster already has one.
+    """Record a queued job, or raise :class:`ClusterBusy` (audited as refused) when the cluster
+    already has one or is being upgraded.
 
     The database's partial unique index decides, so two web processes or a web process and a
     CLI racing for one cluster cannot both win.
     """
     if kind not in PROCEDURES:
         raise ValueError(f"unknown job kind {kind!r}")
-    if not kind.startswith("upgrade"):
-        upgrade = cluster.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first()
-        if upgrade:
-            raise ClusterBusy(f"{cluster.name} is being upgraded (upgrade #{upgrade.pk} by {upgrade.started_by}, "
-                              f"{upgrade.status}): finish or abort it first")
+    open_upgrade = None if kind.startswith("upgrade") else \
+        cluster.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first()
     try:
-        with transaction.atomic():
-            return Job.objects.create(
-                kind=kind, cluster=cluster, member=member, member_name=member.name if member else "",
-                params=params or {}, started_by=actor, reason=reason, upgrade=upgrade,
-            )
-    except IntegrityError:
-        raise ClusterBusy(busy_message(cluster)) from None
+        if open_upgrade:
+            raise ClusterBusy(f"{cluster.name} is being upgraded (upgrade #{open_upgrade.pk} by "
+                              f"{open_upgrade.started_by}, {open_upgrade.status}): finish or abort it first")
+        try:
+            with transaction.atomic():
+                return Job.objects.create(
+                    kind=kind, cluster=cluster, member=member, member_name=member.name if member else "",
+                    params=params or {}, started_by=actor, reason=reason, upgrade=upgrade,
+                )
+        except IntegrityError:
+            raise ClusterBusy(busy_message(cluster)) from None
+    except ClusterBusy as refusal:
+        AuditEvent.record(actor, kind, cluster=cluster, member_name=member.name if member else "",
+                          outcome=AuditEvent.REFUSED, detail=str(refusal), reason=reason)
+        raise
 
 
 def enqueue(job: Job) -> None:

@@ -130,37 +130,48 @@ def probe_clusters(clusters: list[Cluster]) -> dict[int, list[Member]]:
     return by_cluster
 
 
+OBSERVED_FIELDS = ["state", "state_reason", "last_error", "version", "clock_skew", "heartbeat_settings",
+                   "presented_host_key"]
+# A clock that moved less than this since the last probe is not worth a write.
+SKEW_RESOLUTION = 0.5
+
+
 def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation]) -> None:
-    """Save what was seen of one cluster's members: states, history, failovers."""
+    """Save what was seen of one cluster's members: states, history, failovers.
+
+    In a steady cluster nothing but the time of the check changes, so the timestamps go out as
+    two plain UPDATEs and only members that changed are written one by one."""
     states = derive_states(members, seen)
     now = timezone.now()
     previously_active = next((m for m in members if m.state == State.ACTIVE), None)
-    changed = []
+    transitions, dirty = [], []
+    for member in members:
+        observation = seen[member.pk]
+        state, reason = states[member.pk]
+        if state != member.state:
+            transitions.append(StateChange(member=member, when=now, from_state=member.state, to_state=state, reason=reason))
+        before = [getattr(member, name) for name in OBSERVED_FIELDS]
+        member.state, member.state_reason, member.last_error = state, reason, observation.error
+        member.version = observation.version or member.version
+        if observation.clock_skew is not None and (
+                member.clock_skew is None or abs(observation.clock_skew - member.clock_skew) >= SKEW_RESOLUTION):
+            member.clock_skew = observation.clock_skew
+        member.presented_host_key = observation.presented_key or member.presented_host_key
+        if observation.heartbeat is not None:
+            member.heartbeat_settings = observation.heartbeat
+        member.last_checked = now
+        if state in (State.ACTIVE, State.STANDBY):
+            member.last_seen = now
+        if before != [getattr(member, name) for name in OBSERVED_FIELDS]:
+            dirty.append(member)
+    serving = [m.pk for m in members if m.state in (State.ACTIVE, State.STANDBY)]
     with transaction.atomic():
-        for member in members:
-            observation = seen[member.pk]
-            state, reason = states[member.pk]
-            if state != member.state:
-                changed.append(StateChange(member=member, when=now, from_state=member.state, to_state=state, reason=reason))
-            member.state, member.state_reason = state, reason
-            member.last_checked = now
-            member.last_error = observation.error
-            if state in (State.ACTIVE, State.STANDBY):
-                member.last_seen = now
-            if observation.version:
-                member.version = observation.version
-            if observation.clock_skew is not None:
-                member.clock_skew = observation.clock_skew
-            if observation.presented_key:
-                member.presented_host_key = observation.presented_key
-            if observation.heartbeat is not None:
-                member.heartbeat_settings = observation.heartbeat
-        Member.objects.bulk_update(members, [
-            "state", "state_reason", "last_checked", "last_error", "last_seen", "version",
-            "clock_skew", "heartbeat_settings", "presented_host_key",
-        ])
-        StateChange.objects.bulk_create(changed)
-        for change in changed:
+        Member.objects.filter(pk__in=serving).update(last_checked=now, last_seen=now)
+        Member.objects.filter(cluster=cluster).exclude(pk__in=serving).update(last_checked=now)
+        if dirty:
+            Member.objects.bulk_update(dirty, OBSERVED_FIELDS)
+        StateChange.objects.bulk_create(transitions)
+        for change in transitions:
             if change.to_state == State.OFFLINE:
                 announce(cluster, "offline", f"{change.member.name} is Offline: {change.reason}",
                          {"member": change.member.name, "from": change.from_state, "reason": change.reason})

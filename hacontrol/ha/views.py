@@ -153,8 +153,6 @@ def start(request, kind: str, cluster: Cluster, member: Member | None, *, params
     try:
         job = create_job(kind, cluster, request.user.get_username(), member=member, params=params, reason=reason)
     except ClusterBusy as error:
-        AuditEvent.record(request.user, kind, cluster=cluster, member_name=member.name if member else "",
-                          outcome=AuditEvent.REFUSED, detail=str(error), reason=reason)
         messages.error(request, str(error))
         return go(request, cluster.get_absolute_url())
     enqueue(job)
@@ -312,7 +310,9 @@ def upgrade_action(request, upgrade: Upgrade, action):
     """Run one wizard action; a refusal is shown on the wizard page and audited."""
     try:
         job = action()
-    except (UpgradeError, ClusterBusy) as error:
+    except ClusterBusy as error:  # already audited where it was refused
+        messages.error(request, str(error))
+    except UpgradeError as error:
         AuditEvent.record(request.user, "upgrade", cluster=upgrade.cluster, outcome=AuditEvent.REFUSED, detail=str(error))
         messages.error(request, str(error))
     else:

@@ -129,8 +129,6 @@ class Command(BaseCommand):
         try:
             job = create_job(kind, cluster, actor(), member=member, params=params, reason=reason)
         except ClusterBusy as error:
-            AuditEvent.record(actor(), kind, cluster=cluster, member_name=member.name if member else "",
-                              outcome=AuditEvent.REFUSED, detail=str(error), reason=reason)
             raise CommandError(str(error)) from None
         self.stdout.write(f"job #{job.pk}: {job.title}")
         status = run_job(job.pk, echo=self.stdout.write)
