@@ -186,3 +186,29 @@ def test_a_worker_restarted_in_the_middle_of_step_three_resumes_to_success(ssh_h
         worker.terminate()
         worker.wait(10)
     assert [h.central.joinpath(".version").read_text().strip() for h in ssh_hosts[:3]] == ["11.1.0"] * 3
+
+
+def test_a_windows_member_is_upgraded_over_winrm(cluster, windows_host, tmp_path, settings):
+    from tests.conftest import add_windows_member
+
+    settings.HACONTROL_INSTALLER_DIR = str(tmp_path / "installers")
+    windows_host.path(r"C:\Windows\Temp").mkdir(parents=True)
+    windows_host.preferences.write_bytes(windows_host.preferences.read_bytes() + b'<ClusterMemberName value="win1"/>\r\n')
+    add_windows_member(cluster, windows_host, "win1", 10)
+    probe_cluster(cluster)
+    installer = tmp_path / "Micetro_Central_x64.exe"
+    installer.write_bytes(b"MZ stand-in VERSION=11.1.0 " + bytes(range(256)) * 16)
+    with installer.open("rb") as handle:
+        path, sha256, size = store_installer(File(handle, name=installer.name))
+    upgrade = start_upgrade(cluster, "alice", installer_name=installer.name, target_version="11.1.0",
+                            installer_file=str(path), installer_sha256=sha256, installer_size=size)
+    upgrade = run_stages(upgrade)
+    assert upgrade.status == "succeeded", upgrade.error
+    assert windows_host.version == "11.1.0" and windows_host.log[-1] == "install-11.1.0"
+    copied = windows_host.path(rf"C:\Windows\Temp\hacontrol-{sha256[:12]}-Micetro_Central_x64.exe")
+    assert copied.read_bytes() == installer.read_bytes()
+
+
+def test_an_installer_without_a_version_in_its_name_needs_one(cluster, three_members, tmp_path):
+    with pytest.raises(UpgradeError, match="enter the target version"):
+        start_upgrade(cluster, "alice", installer_name="Micetro_Central_x64.exe", installer_host_path=r"C:\x.exe")

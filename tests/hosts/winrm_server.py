@@ -85,8 +85,8 @@ class WindowsHost:
             return 0, "Total free bytes        : 53,687,091,200 ( 50.0 GB)\r\n", ""
         installer = re.fullmatch(r'"(C:\\[^"]+\.exe)" /S', line)
         if installer:
-            version = re.search(r"VERSION=(\S+)", self.path(installer.group(1)).read_text())
-            self.version, self.running = version.group(1), True
+            version = re.search(rb"VERSION=([\d.]+)", self.path(installer.group(1)).read_bytes())
+            self.version, self.running = version.group(1).decode(), True
             self.log.append(f"install-{self.version}")
             return 0, f"Installed Men&Mice Central {self.version}\r\n", ""
         if "ToUnixTimeMilliseconds" in line:
