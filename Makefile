@@ -34,5 +34,8 @@ bench: $(VENV)/.installed-test var/secret_key
 	scripts/ensure-system-packages bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check hacontrol tests bench
+
 clean:
 	rm -rf $(VENV) var

@@ -9,10 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 

@@ -144,7 +144,7 @@ def procedure_overhead(hosts, key) -> None:
         setattr(SSHRemote, name, timed)
     try:
         rows = []
-        for attempt in range(5):
+        for _ in range(5):
             for host in hosts:
                 host.reset()
             Cluster.objects.filter(name="bench-procedure").delete()

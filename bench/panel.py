@@ -103,7 +103,7 @@ def wrk_load(port: int, cookie: str, pages: list[str], fragments: list[str], dur
         runs.append((kind, subprocess.Popen(command, stdout=subprocess.PIPE, text=True)))
     rows = []
     for kind, process in runs:
-        line = next(l for l in process.communicate()[0].splitlines() if l.startswith("RESULT"))
+        line = next(out for out in process.communicate()[0].splitlines() if out.startswith("RESULT"))
         requests, errors, median, p95, seconds = line.split()[1:]
         rows.append((kind, int(requests) / float(seconds), float(median), float(p95), int(errors)))
     return rows

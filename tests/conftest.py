@@ -16,7 +16,7 @@ from hacontrol.ha.access import ADMIN_GROUP
 from hacontrol.ha.models import Cluster, Member
 from hacontrol.remote import close_all
 from tests.hosts.ssh_hosts import INITIAL_PREFERENCES, SSHHost, make_client_key, make_hosts
-from tests.hosts.winrm_server import PREFERENCES, WindowsHost, WinRMServer
+from tests.hosts.winrm_server import WindowsHost, WinRMServer
 
 SSH_HOST_COUNT = 4
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,11 +4,10 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from contextlib import contextmanager
-
 from django.apps import apps
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.state import ProjectState
@@ -31,7 +30,7 @@ def offline_mssql():
     wrapper.__dict__["sql_server_version"] = 2022
     wrapper.__dict__["to_azure_sql_db"] = False
     connections.settings["mssql"] = settings_dict
-    setattr(connections._connections, "mssql", wrapper)
+    connections._connections.mssql = wrapper
     try:
         yield wrapper
     finally:

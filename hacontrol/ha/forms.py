@@ -60,7 +60,7 @@ class MemberForm(forms.ModelForm):
             self.fields["name"].help_text = "To rename a member, remove it and add it again."
             for name in SECRET_FIELDS:
                 self.fields[name].help_text = "Stored encrypted; leave blank to keep the current one."
-        else:
+        elif "priority" not in self.initial:
             self.fields["priority"].initial = cluster.next_priority()
         self.fields["preferences_path"].help_text = "Empty for the platform's default path"
         self.fields["port"].widget.attrs["placeholder"] = "22 (SSH) or 5985 (WinRM)"

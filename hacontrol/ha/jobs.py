@@ -121,7 +121,7 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
     )
     done: list[tuple[int, JobStep]] = []
     failed_gates: list[str] = []
-    for index, (step, row) in enumerate(zip(steps, rows)):
+    for index, (step, row) in enumerate(zip(steps, rows, strict=True)):
         current["step"] = row
         mark(row, JobStep.RUNNING, echo, f"[{row.position}/{len(rows)}] {row.name}")
         try:

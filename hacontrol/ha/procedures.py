@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -72,6 +72,10 @@ class JobContext:
             return connect(member.connection_settings())
         except HostKeyError as error:
             Member.objects.filter(pk=member.pk).update(presented_host_key=error.presented_key)
+            if "form" in self.job.params:  # a failed add offers to retry with this key filled in
+                self.job.params["form"]["host_key"] = error.presented_key
+                self.job.params["presented_fingerprint"] = error.fingerprint
+                Job.objects.filter(pk=self.job.pk).update(params=self.job.params)
             raise StepFailed(str(error)) from None
         except RemoteError as error:
             raise StepFailed(str(error)) from None

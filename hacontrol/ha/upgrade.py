@@ -17,9 +17,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, State, Upgrade
-from hacontrol.ha.procedures import HostSnapshot, JobContext, Procedure, Step, StepFailed, service_step
-from hacontrol.remote.commands import free_kilobytes
+from hacontrol.ha.procedures import (
+    HostSnapshot,
+    JobContext,
+    Procedure,
+    Step,
+    StepFailed,
+    service_step,
+)
 from hacontrol.remote import RemoteError
+from hacontrol.remote.commands import free_kilobytes
 
 VERSION_IN_NAME = re.compile(r"(\d+\.\d+(?:\.\d+)*)")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")

@@ -12,11 +12,25 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from hacontrol.ha.access import admin_required
-from hacontrol.ha.forms import ClusterForm, MemberForm, ReasonForm, RemoveMemberForm, TuningForm, UpgradeForm
+from hacontrol.ha.forms import (
+    SECRET_FIELDS,
+    ClusterForm,
+    MemberForm,
+    ReasonForm,
+    RemoveMemberForm,
+    TuningForm,
+    UpgradeForm,
+)
 from hacontrol.ha.jobs import ClusterBusy, check_dns_task, create_job, enqueue, probe_cluster_task
 from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, Upgrade
 from hacontrol.ha.upgrade import (
-    UpgradeError, abort_job, describe, override_preflight, stage_job, start_upgrade, store_installer,
+    UpgradeError,
+    abort_job,
+    describe,
+    override_preflight,
+    stage_job,
+    start_upgrade,
+    store_installer,
 )
 
 # htmx stops polling when a fragment answers 286.
@@ -162,7 +176,8 @@ def start(request, kind: str, cluster: Cluster, member: Member | None, *, params
 @admin_required
 def member_add(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
-    form = MemberForm(posted(request), cluster=cluster)
+    retry = cluster.jobs.filter(pk=request.GET.get("retry"), kind="add").first() if request.GET.get("retry") else None
+    form = MemberForm(posted(request), cluster=cluster, initial=retry.params.get("form") if retry else None)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -172,9 +187,11 @@ def member_add(request, cluster_id: int):
         else:
             AuditEvent.record(request.user, "member add", cluster=cluster, member_name=member.name,
                               detail=f"{member.address} priority {member.priority}", reason=form.cleaned_data["reason"])
-            return start(request, "add", cluster, member, reason=form.cleaned_data["reason"])
+            # Kept so a failed add can be tried again without typing it all (secrets excepted).
+            entered = {name: value for name, value in form.cleaned_data.items() if name not in SECRET_FIELDS}
+            return start(request, "add", cluster, member, params={"form": entered}, reason=form.cleaned_data["reason"])
     return form_page(request, "ha/member_form.html", {
-        "form": form, "cluster": cluster,
+        "form": form, "cluster": cluster, "retry": retry,
         "cli": f"ha member add {cluster.name} NAME --address ADDR --priority N [--key-file F] [--host-key 'TYPE BASE64']",
     })
 

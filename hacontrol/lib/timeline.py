@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 
 @dataclass
@@ -23,7 +24,7 @@ def segments(current: str, changes: list[tuple[datetime, str, str]], start: date
     moments = [start] + [when for when, _, _ in changes] + [end]
     states = [state] + [to for _, _, to in changes]
     bars = []
-    for (begin, finish), state in zip(zip(moments, moments[1:]), states):
+    for (begin, finish), state in zip(pairwise(moments), states, strict=True):
         x = 1000 * (begin - start).total_seconds() / span
         width = 1000 * (finish - begin).total_seconds() / span
         if width > 0:

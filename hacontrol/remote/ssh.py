@@ -175,7 +175,7 @@ class SSHRemote(Remote):
             return super().run_batch(commands, timeout)
         outputs = [parts[0]] + [part.split("\n", 1)[1] for part in parts[1:-1]]
         codes = [part.split("\n", 1)[0] for part in parts[1:]]
-        return [CommandResult(command, int(code), output, "") for command, code, output in zip(commands, codes, outputs)]
+        return [CommandResult(command, int(code), output, "") for command, code, output in zip(commands, codes, outputs, strict=True)]
 
     def _sftp_client(self) -> paramiko.SFTPClient:
         if self._sftp is None:

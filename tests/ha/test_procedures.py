@@ -182,3 +182,21 @@ def test_the_cli_exits_non_zero_with_the_error(db, ssh_hosts, client_key):
                      str(host.port), "--key-file", str(client_key), "--host-key", host.host_key_line)
     assert host.service_state == "active" and host.events() == ["restart-failed", "start"]
     assert b"ClusterMemberName" not in host.preferences.read_bytes()
+
+
+def test_a_failed_add_from_the_panel_can_be_retried_with_the_presented_key_filled_in(
+        admin_client, cluster, ssh_hosts, client_key, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    host = ssh_hosts[0]
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(reverse("member-add", args=[cluster.pk]), {
+            "name": "central1", "priority": 10, "address": host.address, "port": host.port, "platform": "linux",
+            "username": "root", "winrm_auth": "ntlm", "private_key": client_key.read_text()})
+    job = Job.objects.get()
+    assert run_job(job.pk) == "failed"
+    page = admin_client.get(job.get_absolute_url()).content.decode()
+    assert f"?retry={job.pk}" in page and "Try again with the same settings" in page
+    form = admin_client.get(reverse("member-add", args=[cluster.pk]) + f"?retry={job.pk}").content.decode()
+    assert host.host_key_line.split()[1] in form and 'value="central1"' in form and f'value="{host.address}"' in form
+    assert "BEGIN OPENSSH PRIVATE KEY" not in form and "SHA256:" in form

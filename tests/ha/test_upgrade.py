@@ -13,7 +13,14 @@ from django.core.management import CommandError, call_command
 from hacontrol.ha.jobs import create_job, run_job, run_job_task
 from hacontrol.ha.models import AuditEvent, Job, Upgrade
 from hacontrol.ha.probe import probe_cluster
-from hacontrol.ha.upgrade import UpgradeError, abort_job, override_preflight, stage_job, start_upgrade, store_installer
+from hacontrol.ha.upgrade import (
+    UpgradeError,
+    abort_job,
+    override_preflight,
+    stage_job,
+    start_upgrade,
+    store_installer,
+)
 from tests.conftest import ROOT, add_linux_member
 from tests.hosts.installers import linux_installer
 
@@ -23,7 +30,7 @@ NAMES = [("central1", 10), ("central2", 20), ("central3", 30)]
 @pytest.fixture
 def three_members(cluster, ssh_hosts, client_key, settings, tmp_path):
     settings.HACONTROL_INSTALLER_DIR = str(tmp_path / "installers")
-    for host, (name, priority) in zip(ssh_hosts, NAMES):
+    for host, (name, priority) in zip(ssh_hosts[:3], NAMES, strict=True):
         host.preferences.write_text(host.preferences.read_text() + f'<ClusterMemberName value="{name}"/>\n')
         add_linux_member(cluster, host, client_key, name, priority)
     probe_cluster(cluster)
@@ -131,7 +138,7 @@ def test_a_worker_restarted_in_the_middle_of_step_three_resumes_to_success(ssh_h
 
     cluster = Cluster.objects.create(name="prod")
     settings.HACONTROL_INSTALLER_DIR = str(tmp_path / "installers")
-    for host, (name, priority) in zip(ssh_hosts, NAMES):
+    for host, (name, priority) in zip(ssh_hosts[:3], NAMES, strict=True):
         host.preferences.write_text(host.preferences.read_text() + f'<ClusterMemberName value="{name}"/>\n')
         add_linux_member(cluster, host, client_key, name, priority)
     probe_cluster(cluster)

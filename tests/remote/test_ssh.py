@@ -4,8 +4,6 @@ import subprocess
 
 import pytest
 
-from tests.hosts.ssh_hosts import TEST_USER
-
 from hacontrol.remote import (
     AuthenticationFailed,
     CommandNotFound,
@@ -19,6 +17,7 @@ from hacontrol.remote import (
     connect,
     open_connection,
 )
+from tests.hosts.ssh_hosts import TEST_USER
 
 PREFS = "/var/mmsuite/mmcentral/preferences.cfg"
 

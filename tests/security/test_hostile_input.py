@@ -6,10 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hacontrol.ha.forms import ClusterForm, MemberForm, TuningForm, UpgradeForm
-from hacontrol.ha.jobs import run_job
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member
-from hacontrol.lib.names import MEMBER_NAME
+from hacontrol.ha.models import AuditEvent, Job, Member
 from hacontrol.ha.probe import probe_cluster
+from hacontrol.lib.names import MEMBER_NAME
 from tests.conftest import add_linux_member
 
 HOSTILE = st.one_of(

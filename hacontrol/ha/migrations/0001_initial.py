@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import hacontrol.ha.fields
 from django.db import migrations, models
+
+import hacontrol.ha.fields
 
 
 class Migration(migrations.Migration):

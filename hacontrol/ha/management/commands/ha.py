@@ -7,7 +7,6 @@ like the ones started from the web. Exit code 0 on success, 1 with the error oth
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import threading
 import time
@@ -294,7 +293,12 @@ class Command(BaseCommand):
         from django.core.files import File
 
         from hacontrol.ha.upgrade import (
-            UpgradeError, abort_job, override_preflight, stage_job, start_upgrade, store_installer,
+            UpgradeError,
+            abort_job,
+            override_preflight,
+            stage_job,
+            start_upgrade,
+            store_installer,
         )
 
         found = self.cluster(cluster)
