@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from hacontrol.ha.models import MAX_PRIORITY, Cluster, Member
+from hacontrol.remote.commands import PlatformCommands
 
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 
@@ -40,7 +41,7 @@ class MemberForm(forms.ModelForm):
         fields = [
             "name", "priority", "address", "platform", "port", "username", "password",
             "private_key", "key_passphrase", "host_key", "use_sudo", "preferences_path",
-            "winrm_https", "winrm_auth", "winrm_ca_file",
+            "winrm_https", "winrm_auth", "winrm_ca_file", "commands",
         ]
         widgets = {
             "password": forms.PasswordInput(render_value=False),
@@ -63,7 +64,26 @@ class MemberForm(forms.ModelForm):
         elif "priority" not in self.initial:
             self.fields["priority"].initial = cluster.next_priority()
         self.fields["preferences_path"].help_text = "Empty for the platform's default path"
+        self.fields["commands"].required = False
+        self.fields["commands"].label = "Command overrides (JSON)"
+        self.fields["commands"].help_text = (
+            "Optional, e.g. {\"status\": \"systemctl is-active mmcentral\"}. Names: "
+            + ", ".join(PlatformCommands.names()) + ". Empty uses the platform's defaults."
+        )
         self.fields["port"].widget.attrs["placeholder"] = "22 (SSH) or 5985 (WinRM)"
+
+    def clean_commands(self) -> dict:
+        """Overrides of the platform's commands: known names only, one line each."""
+        commands = self.cleaned_data.get("commands") or {}
+        if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
+            raise ValidationError('give a JSON object of command lines, e.g. {"status": "systemctl is-active mmcentral"}')
+        if any("\n" in value or "\r" in value or "\x00" in value for value in commands.values()):
+            raise ValidationError("a command is one line")
+        try:
+            PlatformCommands.for_platform(self.cleaned_data.get("platform") or "linux", commands)
+        except ValueError as error:
+            raise ValidationError(f"{error}; known: {', '.join(PlatformCommands.names())}") from None
+        return commands
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip() if not self.fields["name"].disabled else self.instance.name

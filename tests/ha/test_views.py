@@ -164,3 +164,13 @@ def test_tuning_starts_one_job_for_the_whole_cluster(admin_client, cluster, djan
         admin_client.post(reverse("cluster-tune", args=[cluster.pk]), {"heartbeat_interval": 5, "heartbeat_max_downtime": 30})
     cluster.refresh_from_db()
     assert (cluster.heartbeat_interval, Job.objects.get().kind, Job.objects.get().title) == (5, "tune", "HA tuning")
+
+
+def test_command_overrides_are_checked_by_name(admin_client, cluster):
+    data = {"name": "central1", "priority": 10, "address": "192.0.2.10", "platform": "linux", "username": "root",
+            "winrm_auth": "ntlm", "commands": '{"stopp": "systemctl stop mmcentral"}'}
+    response = admin_client.post(reverse("member-add", args=[cluster.pk]), data)
+    assert "unknown command names: stopp" in response.content.decode() and not Member.objects.exists()
+    data["commands"] = '{"status": "/opt/check-central"}'
+    admin_client.post(reverse("member-add", args=[cluster.pk]), data)
+    assert Member.objects.get().commands == {"status": "/opt/check-central"}
