@@ -24,27 +24,31 @@ def embedded_database_url(data_dir: Path) -> str:
 
 
 def stop_if_unused(url: str) -> bool:
-    """Stop the embedded server at ``url`` unless another process is connected to it.
+    """Stop the embedded server at ``url`` unless another live process uses it.
 
-    pgserver stops the server when its last registered process exits, but a process killed
-    with SIGKILL (a crashed worker, say) never deregisters: this is the explicit last word.
+    pgserver stops the server when its last registered process exits, but not after the server
+    was restarted underneath it (the fault tests do that), and a process killed with SIGKILL (a
+    crashed worker) never deregisters: this is the explicit last word. Our own registration is
+    dropped afterwards so pgserver's exit handler finds nothing left to do.
     """
     import json
     import subprocess
     from urllib.parse import parse_qs, urlsplit
 
+    import psutil
     import psycopg
     from pgserver.postgres_server import POSTGRES_BIN_PATH
 
     data_dir = Path(parse_qs(urlsplit(url).query)["host"][0])
+    handles_file = data_dir / ".handle_pids.json"
     if not (data_dir / "postmaster.pid").exists():
         return False
     try:
-        handles = json.loads((data_dir / ".handle_pids.json").read_text())
+        handles = json.loads(handles_file.read_text())
     except (OSError, ValueError):
         handles = []
-    if handles == [os.getpid()]:
-        return False  # we are pgserver's last handle: it stops the server itself at exit
+    if any(pid != os.getpid() and psutil.pid_exists(pid) for pid in handles):
+        return False
     with psycopg.connect(url, autocommit=True) as connection:
         others = connection.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
@@ -55,4 +59,7 @@ def stop_if_unused(url: str) -> bool:
     command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "stop", "-m", "fast"]
     if os.geteuid() == 0 and owner != "root":
         command = ["runuser", "-u", owner, "--", *command]
-    return subprocess.run(command, capture_output=True).returncode == 0
+    stopped = subprocess.run(command, capture_output=True).returncode == 0
+    if stopped:
+        handles_file.write_text(json.dumps([pid for pid in handles if pid != os.getpid()]))
+    return stopped
