@@ -128,25 +128,19 @@ def run_job(job_id: int, echo: Callable[[str], None] | None = None) -> str:
             step.action()
             if step.check:
                 step.check()
-        except (StepFailed, RemoteError) as error:
-            if step.gate:
-                row.error = redact(str(error), secrets)
-                mark(row, JobStep.FAILED, echo, f"    failed: {row.error}")
+        except Exception as error:  # noqa: BLE001 - whatever breaks, the hosts get their undo
+            expected = isinstance(error, (StepFailed, RemoteError))
+            if not expected:
+                logger.exception("job %s step %s crashed", job.pk, row.position)
+            row.error = redact(str(error) if expected else f"internal error: {error!r}", secrets)
+            mark(row, JobStep.FAILED, echo, f"    failed: {row.error}")
+            if step.gate and expected:
                 failed_gates.append(f"{row.name}: {row.error}")
                 continue
-            error = redact(str(error), secrets)
-            row.error = error
-            mark(row, JobStep.FAILED, echo, f"    failed: {error}")
             undo(steps, [*done, (index, row)], current, echo)
             for skipped in rows[index + 1 :]:
                 mark(skipped, JobStep.SKIPPED)
-            return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" failed: {error}", echo)
-        except Exception as error:
-            logger.exception("job %s step %s crashed", job.pk, row.position)
-            row.error = f"internal error: {error!r}"
-            mark(row, JobStep.FAILED, echo, f"    crashed: {error!r}")
-            undo(steps, [*done, (index, row)], current, echo)
-            return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" crashed: {error!r}", echo)
+            return finish(job, Job.FAILED, f"step {row.position} \"{row.name}\" failed: {row.error}", echo)
         mark(row, JobStep.SUCCEEDED)
         done.append((index, row))
     if failed_gates:

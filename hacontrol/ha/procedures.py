@@ -49,7 +49,6 @@ class HostSnapshot:
 
     preferences: bytes = b""
     running: bool = False
-    changed_file: bool = False
 
 
 class JobContext:
@@ -191,7 +190,6 @@ def write_preferences(ctx: JobContext, member: Member, source: Callable[[], byte
                     prefs.set(key, value)
         except PreferencesError as error:
             raise StepFailed(f"{member.name}: {error}") from None
-        ctx.snapshots[member.pk].changed_file = True
         ctx.write_preferences(member, prefs.to_bytes())
 
     def check() -> None:
