@@ -61,7 +61,9 @@ def create_job(kind: str, cluster: Cluster, actor: str, *, member: Member | None
                     kind=kind, cluster=cluster, member=member, member_name=member.name if member else "",
                     params=params or {}, started_by=actor, reason=reason, upgrade=upgrade,
                 )
-        except IntegrityError:
+        except IntegrityError as error:
+            if "one_active_job_per_cluster" not in str(error):
+                raise
             raise ClusterBusy(busy_message(cluster)) from None
     except ClusterBusy as refusal:
         AuditEvent.record(actor, kind, cluster=cluster, member_name=member.name if member else "",
@@ -229,15 +231,29 @@ def _finish(job: Job, status: str, error: str) -> None:
 
 
 def fail_orphaned_jobs() -> int:
-    """Mark failed the jobs left running by a worker of this host that no longer exists."""
+    """Fail the jobs left running by a dead worker of this host, restoring their hosts first."""
+    from hacontrol.ha.procedures import restore_after_crash
+
     count = 0
-    for job in Job.objects.filter(status=Job.RUNNING):
+    for job in Job.objects.filter(status=Job.RUNNING).select_related("cluster", "member"):
         host, _, pid = job.worker.partition(":")
-        if host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid)):
-            job.steps.filter(status=JobStep.RUNNING).update(status=JobStep.FAILED, error="the worker died")
-            job.steps.filter(status=JobStep.PENDING).update(status=JobStep.SKIPPED)
-            finish(job, Job.FAILED, f"the worker running it ({job.worker}) died; check the hosts")
-            count += 1
+        if host != socket.gethostname() or not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        job.steps.filter(status=JobStep.RUNNING).update(status=JobStep.FAILED, error="the worker died here")
+        job.steps.filter(status=JobStep.PENDING).update(status=JobStep.SKIPPED)
+        last = job.steps.order_by("-position").first()
+        step = JobStep.objects.create(job=job, position=(last.position if last else 0) + 1,
+                                      name="Restore the hosts after the worker died", status=JobStep.RUNNING)
+
+        def log(line: str, step=step) -> None:
+            step.output += line + "\n"
+            step.save(update_fields=["output"])
+
+        restored = restore_after_crash(job, log)
+        mark(step, JobStep.SUCCEEDED)
+        finish(job, Job.FAILED, f"the worker running it ({job.worker}) died; "
+               + (f"restored {', '.join(restored)}" if restored else "no host needed restoring"))
+        count += 1
     return count
 
 

@@ -6,6 +6,7 @@ failure undoes the finished ones newest first, so the hosts are left as they wer
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,15 @@ class JobContext:
     def member(self) -> Member:
         assert self.job.member is not None, "this procedure needs a member"
         return self.job.member
+
+    def remember(self, member: Member, snapshot: HostSnapshot) -> None:
+        """Keep how a host was before the job touched it, in memory for undo and in the job's
+        row, so that hosts can be restored even if this process dies (see restore_after_crash)."""
+        self.snapshots[member.pk] = snapshot
+        saved = self.job.params.setdefault("snapshots", {})
+        saved[str(member.pk)] = {"preferences": base64.b64encode(snapshot.preferences).decode(),
+                                 "running": snapshot.running}
+        Job.objects.filter(pk=self.job.pk).update(params=self.job.params)
 
     def remote(self, member: Member) -> Remote:
         """The member's connection; an unexpected host key is kept for the admin to review."""
@@ -153,6 +163,29 @@ class JobContext:
         return {member.pk: (member.state, member.state_reason) for member in members}
 
 
+def restore_after_crash(job: Job, log: Callable[[str], None]) -> list[str]:
+    """Put the hosts of a job whose process died back as its snapshots recorded them: the
+    original preferences.cfg (when it differs) and the service state. Returns what was restored."""
+    ctx = JobContext(job, log)
+    restored = []
+    for pk, saved in job.params.get("snapshots", {}).items():
+        member = Member.objects.filter(pk=pk).first()
+        if member is None:
+            continue
+        snapshot = HostSnapshot(preferences=base64.b64decode(saved["preferences"]), running=saved["running"])
+        ctx.snapshots[member.pk] = snapshot
+        try:
+            if snapshot.preferences and ctx.read_preferences(member)[0] != snapshot.preferences:
+                ctx.restore_preferences(member)
+            ctx.restore_service(member)
+            restored.append(member.name)
+        except StepFailed as error:
+            log(f"{member.name} could not be restored: {error}")
+    if job.kind == "add" and job.member_id and Member.objects.filter(pk=job.member_id).exists():
+        ctx.forget_member()  # the add never finished: like its undo, drop the record
+    return restored
+
+
 # Steps shared by several procedures -------------------------------------------------------
 
 def inspect_host(ctx: JobContext, member: Member) -> Step:
@@ -168,7 +201,7 @@ def inspect_host(ctx: JobContext, member: Member) -> Step:
             prefs.require_ha()
         except PreferencesError as error:
             raise StepFailed(f"{member.name}: {error}") from None
-        ctx.snapshots[member.pk] = HostSnapshot(preferences=data, running=ctx.is_running(member))
+        ctx.remember(member, HostSnapshot(preferences=data, running=ctx.is_running(member)))
         ctx.log(f"{member.name}: database {prefs.database_type}, current name {prefs.get(NAME_KEY)!r}")
 
     return Step(f"Check {member.name}: reachable, Central installed, HA-capable database", action)
@@ -296,7 +329,7 @@ def switchover(ctx: JobContext) -> list[Step]:
         if states[target.pk][0] not in (State.ACTIVE, State.STANDBY):
             raise StepFailed(f"{target.name} is {states[target.pk][0]}: it must be running to take over")
         for member in members:
-            ctx.snapshots[member.pk] = HostSnapshot(running=states[member.pk][0] in (State.ACTIVE, State.STANDBY))
+            ctx.remember(member, HostSnapshot(running=states[member.pk][0] in (State.ACTIVE, State.STANDBY)))
 
     def set_priorities(priorities: dict[int, int]) -> None:
         with transaction.atomic():

@@ -270,7 +270,7 @@ def stop_secondaries(ctx: JobContext) -> list[Step]:
         action = step.action
 
         def stop_and_remember(member=member, action=action) -> None:
-            ctx.snapshots[member.pk] = HostSnapshot(running=ctx.is_running(member))
+            ctx.remember(member, HostSnapshot(running=ctx.is_running(member)))
             action()
             stopped = set(Upgrade.objects.get(pk=upgrade.pk).stopped) | {member.pk}
             Upgrade.objects.filter(pk=upgrade.pk).update(stopped=sorted(stopped))

@@ -32,6 +32,7 @@ SYSTEMCTL = r"""#!/bin/sh
 dir=/var/mmsuite/mmcentral
 action=$1; unit=${2%.service}
 [ -e $dir/.hang ] && sleep 3600
+[ "$1" = start ] && [ -e $dir/.hang-start ] && sleep 3600
 if [ "$unit" != mmcentral ]; then echo "Unit $2.service could not be found." >&2; exit 4; fi
 state=$(cat $dir/.service 2>/dev/null || echo inactive)
 note() { echo "$1 $(date +%s.%N)" >> $dir/.events; }
@@ -95,7 +96,7 @@ class SSHHost:
         (self.central / ".version").write_text(version + "\n")
 
     def fault(self, name: str, on: bool = True) -> None:
-        """Switch a fault on or off: 'fail-start', 'fail-start-once' or 'hang'."""
+        """Switch a fault on or off: 'fail-start', 'fail-start-once', 'hang' or 'hang-start'."""
         path = self.central / f".{name}"
         if on:
             path.touch()

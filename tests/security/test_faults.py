@@ -96,6 +96,8 @@ def test_a_job_whose_worker_dies_is_failed_on_restart_and_a_rerun_succeeds(ssh_h
     job.refresh_from_db()
     assert "died" in job.error and AuditEvent.objects.filter(detail__contains=f"job #{job.pk} failed").exists()
     assert b"ClusterMemberName" not in host.preferences.read_bytes()
+    assert not cluster.members.exists(), "an add that never finished leaves no record"
+    member = add_linux_member(cluster, host, client_key, "central1", 10)
     retry = create_job("add", cluster, "alice", member=member)
     assert run_job(retry.pk) == "succeeded"
     print("\nworker killed mid-job: 1 fault injected, 1 recovered (job failed on restart, re-run succeeded)")
@@ -135,3 +137,35 @@ def test_postgresql_restarted_mid_job_loses_no_step_and_no_audit_event(ssh_hosts
     assert AuditEvent.objects.filter(detail__startswith=f"job #{job.pk} failed").count() == 1
     print(f"\nPostgreSQL restarted mid-job: 1 fault injected, 1 recovered ({len(steps)} steps and the audit "
           "event all recorded)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_dying_mid_procedure_has_its_host_restored_on_restart(ssh_hosts, client_key):
+    cluster = Cluster.objects.create(name="restore")
+    primary, host = ssh_hosts[:2]
+    primary.preferences.write_text(primary.preferences.read_text() + '<ClusterMemberName value="central1"/>\n')
+    add_linux_member(cluster, primary, client_key, "central1", 10)
+    member = add_linux_member(cluster, host, client_key, "central2", 20)
+    original = host.preferences.read_bytes()
+    host.fault("hang-start")  # stopped, preferences written, then the start never returns
+    worker = start_worker()
+    job = create_job("add", cluster, "alice", member=member)
+    run_job_task.enqueue(job.pk)
+    wait_until(lambda: job.steps.filter(name="Start Central on central2", status="running").exists())
+    assert host.service_state == "inactive" and b"central2" in host.preferences.read_bytes()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    host.fault("hang-start", on=False)
+    worker = start_worker()
+    try:
+        wait_until(lambda: Job.objects.get(pk=job.pk).status == "failed")
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    job.refresh_from_db()
+    assert job.error.endswith("restored central2")
+    assert host.preferences.read_bytes() == original and host.service_state == "active"
+    assert not cluster.members.filter(name="central2").exists()
+    restore = job.steps.get(name="Restore the hosts after the worker died")
+    assert "wrote /var/mmsuite/mmcentral/preferences.cfg" in restore.output
+    print("\nworker killed mid-procedure: 1 fault injected, 1 recovered (host's file and service restored)")
