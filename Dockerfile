@@ -7,7 +7,8 @@ COPY pyproject.toml README.md ./
 COPY hacontrol ./hacontrol
 RUN pip install --no-cache-dir .
 COPY . .
-RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build python manage.py collectstatic --noinput
+RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build python manage.py collectstatic --noinput \
+    && mkdir -p /app/var/installers && chown nobody /app/var/installers
 USER nobody
 EXPOSE 8000
 CMD ["gunicorn", "hacontrol.wsgi", "--bind", "0.0.0.0:8000", "--config", "gunicorn.conf.py"]
