@@ -64,6 +64,10 @@ class MemberForm(forms.ModelForm):
         elif "priority" not in self.initial:
             self.fields["priority"].initial = cluster.next_priority()
         self.fields["preferences_path"].help_text = "Empty for the platform's default path"
+        self.fields["host_key"].help_text = (
+            "'ssh-ed25519 AAAA…' as in known_hosts (ssh-keyscan prints it). Left empty, the first "
+            "attempt stops at the key the host presents and offers it to you to check and pin."
+        )
         self.fields["commands"].required = False
         self.fields["commands"].label = "Command overrides (JSON)"
         self.fields["commands"].help_text = (
