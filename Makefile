@@ -34,8 +34,9 @@ bench: $(VENV)/.installed-test var/secret_key
 	scripts/ensure-system-packages bench
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test var/secret_key
 	$(BIN)/ruff check hacontrol tests bench
+	$(BIN)/mypy hacontrol
 
 clean:
 	rm -rf $(VENV) var

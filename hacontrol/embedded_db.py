@@ -50,9 +50,10 @@ def stop_if_unused(url: str) -> bool:
     if any(pid != os.getpid() and psutil.pid_exists(pid) for pid in handles):
         return False
     with psycopg.connect(url, autocommit=True) as connection:
-        others = connection.execute(
+        row = connection.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        ).fetchone()[0]
+        ).fetchone()
+    others = row[0] if row else 0
     if others:
         return False
     owner = data_dir.owner()

@@ -89,7 +89,7 @@ class Cluster(models.Model):
 
     def secrets(self) -> list[str]:
         """Every credential stored for the members, longest first, for redaction of output."""
-        found = set()
+        found: set[str] = set()
         for member in self.members.all():
             found.update(v for v in (member.password, member.key_passphrase) if v and len(v) >= 4)
             found.update(line for line in member.private_key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line)

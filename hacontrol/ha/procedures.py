@@ -143,6 +143,10 @@ class JobContext:
         if self.is_running(member) != snapshot.running:
             self.service(member, "start" if snapshot.running else "stop")
 
+    def original_preferences(self, member: Member) -> Callable[[], bytes]:
+        """The member's preferences.cfg as the job found it (read once inspect_host has run)."""
+        return lambda: self.snapshots[member.pk].preferences
+
     def restore_preferences(self, member: Member) -> None:
         self.write_preferences(member, self.snapshots[member.pk].preferences)
 
@@ -272,7 +276,7 @@ def make_primary(ctx: JobContext) -> list[Step]:
     member = ctx.member
     return [
         inspect_host(ctx, member),
-        write_name(ctx, member, lambda: ctx.snapshots[member.pk].preferences, member.name),
+        write_name(ctx, member, ctx.original_preferences(member), member.name),
         service_step(ctx, member, "restart"),
         expect_states(ctx, {member: {State.ACTIVE}}, f"Check {member.name} runs: Active"),
     ]
@@ -310,7 +314,7 @@ def remove_member(ctx: JobContext) -> list[Step]:
     steps = [inspect_host(ctx, member)]
     if ctx.job.params.get("stop", True):
         steps.append(service_step(ctx, member, "stop"))
-    steps.append(write_name(ctx, member, lambda: ctx.snapshots[member.pk].preferences, None))
+    steps.append(write_name(ctx, member, ctx.original_preferences(member), None))
 
     steps.append(Step(f"Remove {member.name} from the cluster's records", ctx.forget_member))
     return steps
@@ -377,7 +381,7 @@ def tune(ctx: JobContext) -> list[Step]:
     for member in cluster.members.order_by("-priority"):
         steps += [
             inspect_host(ctx, member),
-            write_preferences(ctx, member, lambda m=member: ctx.snapshots[m.pk].preferences, changes,
+            write_preferences(ctx, member, ctx.original_preferences(member), changes,
                               f"Set {described} on {member.name} (backup first)"),
             service_step(ctx, member, "restart"),
         ]

@@ -132,6 +132,8 @@ def abort_job(upgrade: Upgrade, actor: str) -> Job:
 def job_finished(job: Job) -> None:
     """Move the wizard on when one of its jobs ends."""
     upgrade = job.upgrade
+    if upgrade is None:
+        return
     if job.kind == "upgrade-abort":
         if job.status == Job.SUCCEEDED:
             upgrade.status, upgrade.finished = Upgrade.ABORTED, timezone.now()
@@ -165,7 +167,7 @@ def describe(upgrade: Upgrade) -> dict:
     }
     stages = []
     for index, (kind, member) in enumerate(upgrade.stages()):
-        if kind == "upgrade-member":
+        if member is not None:
             role = "the primary" if member.name == primary else "secondary"
             title = f"Upgrade {role} {member.name}" if role == "secondary" else f"Upgrade the primary {member.name}"
             text = (f"Copy {upgrade.installer_name} to {member.name}, run the installer "
@@ -189,6 +191,7 @@ def describe(upgrade: Upgrade) -> dict:
 # The stages ------------------------------------------------------------------------------
 
 def upgrade_of(ctx: JobContext) -> Upgrade:
+    assert ctx.job.upgrade_id is not None, "an upgrade stage belongs to an upgrade"
     return Upgrade.objects.get(pk=ctx.job.upgrade_id)
 
 
@@ -248,9 +251,9 @@ def preflight(ctx: JobContext) -> list[Step]:
             raise StepFailed(f"not enough free disk for the installer on {', '.join(short)}")
 
     def no_other_job() -> None:
-        others = Job.objects.filter(cluster=ctx.cluster, status__in=Job.ACTIVE_STATUSES).exclude(pk=ctx.job.pk)
-        if others.exists():
-            raise StepFailed(f"job #{others.first().pk} is running on the cluster")
+        other = Job.objects.filter(cluster=ctx.cluster, status__in=Job.ACTIVE_STATUSES).exclude(pk=ctx.job.pk).first()
+        if other is not None:
+            raise StepFailed(f"job #{other.pk} is running on the cluster")
 
     return [
         gate("Every member reachable", reachable),
@@ -352,14 +355,14 @@ def final_check(ctx: JobContext) -> list[Step]:
 
 def abort(ctx: JobContext) -> list[Step]:
     upgrade = upgrade_of(ctx)
-    stopped = [m for m in upgrade.members() if m.pk in upgrade.stopped]
-    steps = []
-    for member in stopped:
-        steps.append(Step(
-            f"Start Central on {member.name} again",
-            lambda member=member: ctx.is_running(member) or ctx.service(member, "start"),
-            lambda member=member: ctx.wait_for_service(member, True),
-        ))
+    def start_again(member: Member) -> Step:
+        def action() -> None:
+            if not ctx.is_running(member):
+                ctx.service(member, "start")
+
+        return Step(f"Start Central on {member.name} again", action, lambda: ctx.wait_for_service(member, True))
+
+    steps = [start_again(m) for m in upgrade.members() if m.pk in upgrade.stopped]
     if not steps:
         steps.append(Step("No secondary was stopped", lambda: ctx.log("nothing to start")))
     return steps

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
@@ -67,8 +69,9 @@ def attach_action_urls(cluster: Cluster, members: list[Member]) -> None:
     than once per member (the panel's hottest template work)."""
     patterns = {name: reverse(name, args=[cluster.pk, PLACEHOLDER]) for name in MEMBER_ACTIONS}
     for member in members:
-        member.urls = {name.removeprefix("member-").replace("-", "_"): url.replace(str(PLACEHOLDER), str(member.pk))
-                       for name, url in patterns.items()}
+        urls = {name.removeprefix("member-").replace("-", "_"): url.replace(str(PLACEHOLDER), str(member.pk))
+                for name, url in patterns.items()}
+        member.urls = urls  # type: ignore[attr-defined]  # display-only, read by the template
 
 
 def cluster_list(request):
@@ -293,7 +296,7 @@ def upgrade_start(request, cluster_id: int):
     form = UpgradeForm(posted(request), request.FILES or None)
     if request.method == "POST" and form.is_valid():
         installer = form.cleaned_data["installer"]
-        stored = {}
+        stored: dict[str, Any] = {}
         if installer:
             path, sha256, size = store_installer(installer)
             stored = {"installer_file": str(path), "installer_sha256": sha256, "installer_size": size}

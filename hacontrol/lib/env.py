@@ -89,7 +89,7 @@ def parse_database_url(url: str) -> dict:
         port = parts.port
     except ValueError:
         raise ImproperlyConfigured(f"DATABASE_URL has a bad port: {url!r}") from None
-    config = {
+    config: dict = {
         "ENGINE": engine,
         "NAME": name,
         "USER": unquote(parts.username or ""),

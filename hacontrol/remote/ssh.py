@@ -124,7 +124,9 @@ class SSHRemote(Remote):
             raise Unreachable(f"{where} is unreachable: {error or type(error).__name__}") from None
         # Commands are small request/response exchanges: without this, Nagle's algorithm and
         # delayed ACKs add ~40 ms to every one of them.
-        self.client.get_transport().sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = self.client.get_transport()
+        if transport is not None and isinstance(transport.sock, socket.socket):
+            transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def is_alive(self) -> bool:
         transport = self.client.get_transport()
@@ -210,17 +212,18 @@ class SSHRemote(Remote):
     def write_file(self, path: str, data: bytes) -> str | None:
         if self.host.use_sudo:
             return self._write_with_sudo(path, data)
-        backup = path + backup_suffix()
+        backup: str | None = None
         temporary = path + ".hacontrol-tmp"
         with self._sftp_lock:
             sftp = self._sftp_client()
             try:
                 try:
                     mode = sftp.stat(path).st_mode
+                    backup = path + backup_suffix()
                     with sftp.open(path, "rb") as old, sftp.open(backup, "wb") as copy:
                         copy.write(old.read())
                 except FileNotFoundError:
-                    mode, backup = None, None
+                    mode = None
                 with sftp.open(temporary, "wb") as handle:
                     handle.write(data)
                 if mode is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from typing import Literal
 
 import requests
 from winrm.exceptions import (
@@ -31,7 +32,7 @@ from hacontrol.remote import (
 
 # Raw bytes per PowerShell call: its base64, as UTF-16 base64 again, stays under cmd's 8191 limit.
 CHUNK = 1500
-TRANSPORTS = {"basic": "basic", "ntlm": "ntlm", "kerberos": "kerberos"}
+TRANSPORTS: dict[str, Literal["basic", "ntlm", "kerberos"]] = {"basic": "basic", "ntlm": "ntlm", "kerberos": "kerberos"}
 
 
 def ps_quote(text: str) -> str:

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from hacontrol.ha.models import Member
+from hacontrol.ha.models import Job, Member
 from tests.conftest import sign_in
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,9 @@ def fill_member(page, host, key, name, priority):
 
 def wait_for_job(page, status="Succeeded"):
     page.wait_for_url(re.compile(r"/jobs/\d+/"))
-    expect(page.locator("#job-status")).to_have_text(status, timeout=30000)
+    expect(page.locator("#job-status")).not_to_have_text(re.compile("In progress"), timeout=30000)
+    job = Job.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[1]))
+    assert page.locator("#job-status").inner_text() == status, (job.error, [(s.name, s.output) for s in job.steps.all()])
 
 
 def test_an_admin_builds_a_cluster_then_removes_a_member(page, admin, worker, ssh_hosts, client_key):

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -318,13 +319,13 @@ class Command(BaseCommand):
                     raise CommandError("give --installer FILE or --installer-on-hosts PATH")
                 if not yes:
                     raise CommandError("this stops and upgrades Central on every member: add --yes to proceed")
-                stored = {}
+                stored: dict[str, Any] = {}
                 if installer:
                     with open(installer, "rb") as handle:
                         path, sha256, size = store_installer(File(handle, name=Path(installer).name))
                     stored = {"installer_file": str(path), "installer_sha256": sha256, "installer_size": size}
                     self.stdout.write(f"installer {Path(installer).name}: sha256 {sha256}, {size} bytes")
-                name = Path(installer or installer_on_hosts).name
+                name = Path(installer or installer_on_hosts or "").name
                 current = start_upgrade(found, actor(), installer_name=name, target_version=target_version,
                                         installer_host_path=installer_on_hosts or "", **stored)
                 self.stdout.write(f"upgrade #{current.pk} of {found.name} to {current.target_version}")
