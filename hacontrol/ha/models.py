@@ -306,6 +306,13 @@ class Member(models.Model):
         )
 
 
+class StateChangeQuerySet(models.QuerySet):
+    def prune(self) -> int:
+        """Forget changes older than HACONTROL_HISTORY_DAYS; returns how many went."""
+        cutoff = timezone.now() - timedelta(days=settings.HACONTROL_HISTORY_DAYS)
+        return self.filter(when__lt=cutoff).delete()[0]
+
+
 class StateChange(models.Model):
     """A member moved from one state to another, as a probe saw it."""
 
@@ -314,6 +321,8 @@ class StateChange(models.Model):
     from_state = models.CharField(max_length=12, choices=State.choices)
     to_state = models.CharField(max_length=12, choices=State.choices)
     reason = models.CharField(max_length=500, blank=True)
+
+    objects = StateChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["-when"]
@@ -524,6 +533,12 @@ class SignInFailure(models.Model):
 
     WINDOW = timedelta(minutes=15)
     LIMIT = 5
+
+    @classmethod
+    def record(cls, username: str, address: str) -> None:
+        """Keep one failure; failures older than the window no longer matter and are dropped."""
+        cls.objects.filter(when__lt=timezone.now() - cls.WINDOW).delete()
+        cls.objects.create(username=username, address=address)
 
     @classmethod
     def too_many(cls, username: str, address: str) -> bool:

@@ -27,7 +27,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         try:
             return super().clean()
         except forms.ValidationError:
-            SignInFailure.objects.create(username=username, address=address)
+            SignInFailure.record(username, address)
             raise
 
 

@@ -97,3 +97,33 @@ def test_two_racing_inserts_of_one_priority_let_exactly_one_win():
     assert sorted(o.split(":")[0] for o in outcomes) == ["refused", "saved"]
     assert "member_priority_unique_in_cluster" in next(o for o in outcomes if o.startswith("refused"))
     assert cluster.members.count() == 1
+
+
+def test_state_history_older_than_the_retention_is_pruned(cluster, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from hacontrol.ha.models import StateChange
+
+    settings.HACONTROL_HISTORY_DAYS = 30
+    kept = member(cluster)
+    kept.save()
+    StateChange.objects.create(member=kept, from_state="unknown", to_state="active", when=timezone.now() - timedelta(days=31))
+    StateChange.objects.create(member=kept, from_state="active", to_state="offline", when=timezone.now() - timedelta(days=29))
+    assert StateChange.objects.prune() == 1
+    assert list(StateChange.objects.values_list("to_state", flat=True)) == ["offline"]
+
+
+def test_the_first_start_creates_one_administrator_and_says_so_once(db, capsys, monkeypatch):
+    from django.contrib.auth.models import User
+
+    from hacontrol.ha.management.commands.serve import Command
+
+    monkeypatch.delenv("HACONTROL_ADMIN_PASSWORD", raising=False)
+    Command().ensure_admin()
+    Command().ensure_admin()
+    out = capsys.readouterr().out
+    assert out.count("Created administrator 'admin' with password:") == 1
+    password = out.split("password: ")[1].split()[0]
+    assert User.objects.get().check_password(password) and User.objects.get().is_superuser

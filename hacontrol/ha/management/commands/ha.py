@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from hacontrol.ha.jobs import ClusterBusy, create_job, fail_orphaned_jobs, run_job
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, Upgrade
+from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, StateChange, Upgrade
 from hacontrol.remote import HostKeyUnknown, RemoteError, open_connection
 
 
@@ -382,10 +382,14 @@ def monitor_forever() -> None:
     from hacontrol.ha.probe import check_dns, probe_clusters
 
     log = logging.getLogger("hacontrol.monitor")
+    rounds = 0
     while True:
         started = time.monotonic()
         close_old_connections()
         try:
+            if rounds % 240 == 0:
+                StateChange.objects.prune()
+            rounds += 1
             clusters = list(Cluster.objects.all())
             probe_clusters(clusters)
             for cluster in clusters:
