@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.lib.prefs import Preferences, PreferencesError
-from hacontrol.remote import FileNotFound, HostKeyError, HostSettings, RemoteError, connect, discard
+from hacontrol.remote import FileNotFound, HostKeyError, HostSettings, RemoteError, connect
 from hacontrol.remote.commands import parse_clock
 
 VERSION = re.compile(r"\d+(?:\.\d+)+")
@@ -57,7 +57,8 @@ def observe(host: HostSettings) -> Observation:
     except HostKeyError as error:
         return Observation(error=str(error), presented_key=error.presented_key)
     except RemoteError as error:
-        discard(host)
+        # The pooled connection stays: connect() replaces it once it is dead, and a job may be
+        # using it this very moment.
         return Observation(error=str(error))
     except PreferencesError as error:
         return Observation(error=f"preferences.cfg: {error}")

@@ -205,14 +205,6 @@ def open_connection(host: HostSettings) -> Remote:
     return SSHRemote(host)
 
 
-def discard(host: HostSettings) -> None:
-    """Close and forget the pooled connection to ``host`` (after an error, say)."""
-    with _pool_lock:
-        remote = _pool.pop(host.pool_key(), None)
-    if remote is not None:
-        remote.close()
-
-
 def close_all() -> None:
     """Close every pooled connection."""
     with _pool_lock:
@@ -226,5 +218,5 @@ __all__ = [
     "AuthenticationFailed", "CommandNotFound", "CommandResult", "ConnectionRefused",
     "FileNotFound", "HostKeyChanged", "HostKeyError", "HostKeyUnknown", "HostSettings",
     "PermissionDenied", "PlatformCommands", "Remote", "RemoteError", "TimedOut", "Unreachable",
-    "close_all", "connect", "discard", "open_connection",
+    "close_all", "connect", "open_connection",
 ]
