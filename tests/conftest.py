@@ -95,10 +95,9 @@ def ssh_hosts(ssh_host_pool) -> list[SSHHost]:
 
 
 def add_linux_member(cluster: Cluster, host: SSHHost, key: Path, name: str, priority: int, **extra) -> Member:
-    return Member.objects.create(
-        cluster=cluster, name=name, priority=priority, address=host.address, port=host.port,
-        platform="linux", username="root", private_key=key.read_text(), host_key=host.host_key_line, **extra,
-    )
+    values = dict(cluster=cluster, name=name, priority=priority, address=host.address, port=host.port,
+                  platform="linux", username="root", private_key=key.read_text(), host_key=host.host_key_line)
+    return Member.objects.create(**(values | extra))
 
 
 @pytest.fixture

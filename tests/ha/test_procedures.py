@@ -200,3 +200,13 @@ def test_a_failed_add_from_the_panel_can_be_retried_with_the_presented_key_fille
     form = admin_client.get(reverse("member-add", args=[cluster.pk]) + f"?retry={job.pk}").content.decode()
     assert host.host_key_line.split()[1] in form and 'value="central1"' in form and f'value="{host.address}"' in form
     assert "BEGIN OPENSSH PRIVATE KEY" not in form and "SHA256:" in form
+
+
+def test_a_member_reached_as_a_non_root_user_with_sudo_is_configured(cluster, ssh_hosts, client_key):
+    from tests.hosts.ssh_hosts import TEST_USER
+
+    host = ssh_hosts[0]
+    member = add_linux_member(cluster, host, client_key, "central1", 10, username=TEST_USER, use_sudo=True)
+    assert run_job(create_job("add", cluster, "alice", member=member).pk) == "succeeded", Job.objects.get().error
+    assert Preferences.parse(host.preferences.read_bytes()).get("ClusterMemberName") == "central1"
+    assert host.events() == ["restart"] and cluster.members.get().state == "active"

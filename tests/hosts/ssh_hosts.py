@@ -129,14 +129,14 @@ class SSHHost:
     def start(self, key_name: str = "ssh_host_ed25519_key") -> None:
         """Start sshd in the host's own mount namespace and wait until it accepts connections."""
         self.write_config(key_name)
-        mounts = " && ".join(
-            f"mount --bind {source} {target}"
-            for source, target in [
-                (self.root / "mmsuite", "/var/mmsuite"),
-                (self.root / "sbin", "/usr/local/sbin"),
-                (self.root / "home", "/root"),
-            ]
-        )
+        binds = [
+            (self.root / "mmsuite", "/var/mmsuite"),
+            (self.root / "sbin", "/usr/local/sbin"),
+            (self.root / "home", "/root"),
+        ]
+        if Path("/etc/sudoers.d").is_dir():
+            binds.append((self.root / "sudoers.d", "/etc/sudoers.d"))
+        mounts = " && ".join(f"mount --bind {source} {target}" for source, target in binds)
         self.process = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c",
              f"{mounts} && exec {SSHD} -D -e -f {self.root / 'sshd_config'}"],
@@ -205,6 +205,10 @@ def make_hosts(base: Path, count: int, first: int = 10, network: str = "127.0.0.
     for index in range(count):
         root = base / f"host-{network}{first + index}"
         (root / "home").mkdir(parents=True, exist_ok=True)
+        # Inside the host only: the non-root test user may use sudo without a password.
+        (root / "sudoers.d").mkdir(exist_ok=True)
+        (root / "sudoers.d" / "hacontrol-test").write_text(f"{TEST_USER} ALL=(root) NOPASSWD: ALL\n")
+        (root / "sudoers.d" / "hacontrol-test").chmod(0o440)
         (root / "sbin").mkdir(exist_ok=True)
         for name, script in [("systemctl", SYSTEMCTL), ("mmcentrald", MMCENTRALD)]:
             (root / "sbin" / name).write_text(script)

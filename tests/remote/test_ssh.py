@@ -1,6 +1,7 @@
 """The SSH transport against real OpenSSH servers on loopback."""
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,16 @@ def test_an_unwritable_file_is_permission_denied_and_left_alone(ssh_hosts, clien
     with pytest.raises(PermissionDenied, match="permission denied on /var/mmsuite/mmcentral/preferences.cfg"):
         remote.write_file(PREFS, b"x")
     assert host.preferences.read_bytes() == original
+
+
+def test_a_non_root_user_works_through_sudo(ssh_hosts, client_key):
+    host = ssh_hosts[0]
+    original = host.preferences.read_bytes()
+    remote = connect(settings_for(host, client_key, username=TEST_USER, use_sudo=True))
+    assert remote.run("id -u").stdout.strip() == "0"
+    assert remote.run("systemctl stop mmcentral").ok and host.service_state == "inactive"
+    assert remote.read_file(PREFS) == original
+    backup = remote.write_file(PREFS, original + b'<ClusterMemberName value="central1"/>\n')
+    assert host.preferences.read_bytes().endswith(b'"central1"/>\n') and host.preferences.stat().st_uid == 0
+    assert Path(host.central / Path(backup).name).read_bytes() == original
+    assert not list(Path("/tmp").glob("hacontrol-*Z.bak"))  # the staged copy is gone
