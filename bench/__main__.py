@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def bench_database() -> None:
-    """Point Django at a database of the bench's own, created when missing."""
+def bench_database() -> str | None:
+    """Point Django at a database of the bench's own, created when missing; returns the
+    embedded server's URL when the bench started it."""
     if os.environ.get("DATABASE_URL"):
-        return
+        return None
     import psycopg
 
     from hacontrol.embedded_db import embedded_database_url
@@ -30,6 +31,7 @@ def bench_database() -> None:
         if not connection.execute("SELECT 1 FROM pg_database WHERE datname = 'hacontrol_bench'").fetchone():
             connection.execute("CREATE DATABASE hacontrol_bench")
     os.environ["DATABASE_URL"] = url.replace("/postgres?", "/hacontrol_bench?")
+    return url
 
 
 def main() -> None:
@@ -41,7 +43,7 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hacontrol.settings")
     os.environ.setdefault("SECRET_KEY_FILE", str(ROOT / "var" / "secret_key"))
-    bench_database()
+    embedded = bench_database()
     import django
 
     django.setup()
@@ -58,6 +60,13 @@ def main() -> None:
                    with_procedure="procedure" not in skip)
     if "panel" not in skip:
         panel.run(args.duration)
+    if embedded:
+        from django.db import connections
+
+        from hacontrol.embedded_db import stop_if_unused
+
+        connections.close_all()
+        stop_if_unused(embedded)
 
 
 if __name__ == "__main__":
