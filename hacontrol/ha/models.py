@@ -416,6 +416,12 @@ class Job(models.Model):
         return f"{label} {self.member_name}".strip()
 
     @property
+    def description(self) -> str:
+        from hacontrol.ha.procedures import PROCEDURES
+
+        return PROCEDURES[self.kind].description if self.kind in PROCEDURES else ""
+
+    @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 

@@ -1,7 +1,8 @@
 """The vendor's HA procedures as data: ordered steps, each an action, a check and an undo.
 
 The job runner (:mod:`hacontrol.ha.jobs`) walks the steps, records each with its output, and on a
-failure undoes the finished ones newest first, so the hosts are left as they were.
+failure undoes the steps that ran (the failed one included) newest first, so the hosts are left
+as they were.
 """
 
 from __future__ import annotations
@@ -401,7 +402,7 @@ def add_member(ctx: JobContext) -> list[Step]:
 PROCEDURES: dict[str, Procedure] = {
     "add": Procedure("Add member", add_member, "configure the host and start it in the cluster"),
     "remove": Procedure("Remove member", remove_member, "take the name off the host and forget it"),
-    "switchover": Procedure("Set Active", switchover, "planned switchover to the chosen member"),
+    "switchover": Procedure("Set Active", switchover, "make the chosen member the Active primary (a planned switchover)"),
     "tune": Procedure("HA tuning", tune, "apply heartbeat settings to every member"),
 }
 

@@ -369,9 +369,9 @@ def abort(ctx: JobContext) -> list[Step]:
 
 
 UPGRADE_PROCEDURES = {
-    "upgrade-preflight": Procedure("Upgrade: pre-flight checks", preflight),
-    "upgrade-stop": Procedure("Upgrade: stop every secondary", stop_secondaries),
-    "upgrade-member": Procedure("Upgrade", upgrade_member),
-    "upgrade-final": Procedure("Upgrade: final check", final_check),
-    "upgrade-abort": Procedure("Upgrade: abort", abort),
+    "upgrade-preflight": Procedure("Upgrade: pre-flight checks", preflight, "check the cluster can be upgraded"),
+    "upgrade-stop": Procedure("Upgrade: stop every secondary", stop_secondaries, "stop Central on every secondary"),
+    "upgrade-member": Procedure("Upgrade", upgrade_member, "copy and run the installer, then check the new version runs"),
+    "upgrade-final": Procedure("Upgrade: final check", final_check, "check every member runs the new version and HA is back"),
+    "upgrade-abort": Procedure("Upgrade: abort", abort, "start the secondaries the upgrade stopped"),
 }
