@@ -26,7 +26,7 @@ from hacontrol.ha.procedures import (
     service_step,
 )
 from hacontrol.remote import RemoteError
-from hacontrol.remote.commands import free_kilobytes
+from hacontrol.remote.commands import PlatformCommands, free_kilobytes
 
 VERSION_IN_NAME = re.compile(r"(\d+\.\d+(?:\.\d+)*)")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -168,11 +168,10 @@ def describe(upgrade: Upgrade) -> dict:
     stages = []
     for index, (kind, member) in enumerate(upgrade.stages()):
         if member is not None:
-            role = "the primary" if member.name == primary else "secondary"
-            title = f"Upgrade {role} {member.name}" if role == "secondary" else f"Upgrade the primary {member.name}"
-            text = (f"Copy {upgrade.installer_name} to {member.name}, run the installer "
-                    f"(`{member.connection_settings().platform_commands.install}`), then check Central runs "
-                    f"again and reports {upgrade.target_version}.")
+            title = f"Upgrade the primary {member.name}" if member.name == primary else f"Upgrade secondary {member.name}"
+            install = PlatformCommands.for_platform(member.platform, member.commands).install
+            text = (f"Copy {upgrade.installer_name} to {member.name}, run the installer (`{install}`), "
+                    f"then check Central runs again and reports {upgrade.target_version}.")
         else:
             title, text = UPGRADE_PROCEDURES[kind].label.replace("Upgrade: ", "").capitalize(), texts[kind]
         stage_jobs = [job for job in jobs if job.params.get("stage") == index and job.kind == kind]
@@ -184,8 +183,7 @@ def describe(upgrade: Upgrade) -> dict:
             state = "pending"
         stages.append({"index": index + 1, "title": title, "text": text, "state": state, "jobs": stage_jobs})
     live_job = next((job for job in jobs if job.is_active), None)
-    return {"stages": stages, "live_job": live_job, "jobs": jobs,
-            "current": stages[upgrade.stage] if upgrade.is_open else None}
+    return {"stages": stages, "live_job": live_job, "jobs": jobs}
 
 
 # The stages ------------------------------------------------------------------------------
