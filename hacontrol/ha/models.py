@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.lib.names import address_problem, member_name_problem
+from hacontrol.remote.commands import PlatformCommands
 
 PRIMARY_PRIORITY = 10
 PRIORITY_STEP = 10
@@ -262,6 +263,11 @@ class Member(models.Model):
     @property
     def effective_preferences_path(self) -> str:
         return self.preferences_path or DEFAULT_PREFERENCES_PATH[Platform(self.platform)]
+
+    @property
+    def platform_commands(self) -> PlatformCommands:
+        """The commands that control Central on this member: platform defaults, overridden."""
+        return PlatformCommands.for_platform(self.platform, self.commands)
 
     @property
     def is_primary(self) -> bool:

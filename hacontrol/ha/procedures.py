@@ -122,7 +122,7 @@ class JobContext:
         self.log(f"{member.name}: wrote {path}" + (f" (previous copy kept as {backup})" if backup else ""))
 
     def is_running(self, member: Member) -> bool:
-        commands = member.connection_settings().platform_commands
+        commands = member.platform_commands
         result = self.run(member, commands.status, must_succeed=False)
         return commands.is_running(result.exit_code, result.stdout)
 
@@ -136,7 +136,7 @@ class JobContext:
             time.sleep(1)
 
     def service(self, member: Member, action: str) -> None:
-        commands = member.connection_settings().platform_commands
+        commands = member.platform_commands
         self.run(member, getattr(commands, action))
 
     def restore_service(self, member: Member) -> None:
@@ -197,7 +197,7 @@ def inspect_host(ctx: JobContext, member: Member) -> Step:
     """Reach the host, check Central is installed and its database allows HA; remember it."""
 
     def action() -> None:
-        commands = member.connection_settings().platform_commands
+        commands = member.platform_commands
         version = ctx.run(member, commands.version, must_succeed=False)
         if not version.ok:
             raise StepFailed(f"Central does not seem installed on {member.name}: {version.describe()}")

@@ -26,7 +26,7 @@ from hacontrol.ha.procedures import (
     service_step,
 )
 from hacontrol.remote import RemoteError
-from hacontrol.remote.commands import PlatformCommands, free_kilobytes
+from hacontrol.remote.commands import free_kilobytes
 
 VERSION_IN_NAME = re.compile(r"(\d+\.\d+(?:\.\d+)*)")
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -169,7 +169,7 @@ def describe(upgrade: Upgrade) -> dict:
     for index, (kind, member) in enumerate(upgrade.stages()):
         if member is not None:
             title = f"Upgrade the primary {member.name}" if member.name == primary else f"Upgrade secondary {member.name}"
-            install = PlatformCommands.for_platform(member.platform, member.commands).install
+            install = member.platform_commands.install
             text = (f"Copy {upgrade.installer_name} to {member.name}, run the installer (`{install}`), "
                     f"then check Central runs again and reports {upgrade.target_version}.")
         else:
@@ -240,7 +240,7 @@ def preflight(ctx: JobContext) -> list[Step]:
         need = upgrade.installer_size * DISK_FACTOR // 1024 + 1
         short = []
         for member in members:
-            output = ctx.run(member, member.connection_settings().platform_commands.free_space).stdout
+            output = ctx.run(member, member.platform_commands.free_space).stdout
             free = free_kilobytes(output)
             ctx.log(f"{member.name}: {free if free is not None else '?'} KiB free, {need} KiB needed")
             if free is None or free < need:
@@ -293,7 +293,7 @@ def upgrade_member(ctx: JobContext) -> list[Step]:
     upgrade = upgrade_of(ctx)
     member = ctx.member
     path = installer_path_on(member, upgrade)
-    commands = member.connection_settings().platform_commands
+    commands = member.platform_commands
 
     def copy() -> None:
         if upgrade.installer_host_path:
