@@ -156,19 +156,29 @@ def sign_in(page, username: str, password: str) -> None:
     page.wait_for_url("**/")
 
 
-@pytest.fixture
-def worker(transactional_db):
-    """A real background worker (`manage.py ha worker`) against the test database."""
+def start_worker(probe_interval: int = 3600, start_wait: int = 30) -> subprocess.Popen:
+    """A real background worker process (`manage.py ha worker`) against the test database."""
     from django.db import connection
 
     db = connection.settings_dict
     url = f"postgresql://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={db['HOST']}"
-    env = {**os.environ, "DATABASE_URL": url, "HACONTROL_START_WAIT": "2", "HACONTROL_PROBE_INTERVAL": "1"}
-    process = subprocess.Popen([sys.executable, "manage.py", "ha", "worker"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield process
+    env = {**os.environ, "DATABASE_URL": url, "HACONTROL_START_WAIT": str(start_wait),
+           "HACONTROL_PROBE_INTERVAL": str(probe_interval)}
+    return subprocess.Popen([sys.executable, "manage.py", "ha", "worker"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_worker(process: subprocess.Popen) -> None:
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A worker whose monitor probes every second, for the browser tests."""
+    process = start_worker(probe_interval=1, start_wait=2)
+    yield process
+    stop_worker(process)
 
 
 def pytest_sessionfinish(session, exitstatus):

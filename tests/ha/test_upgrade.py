@@ -1,9 +1,6 @@
 """The upgrade wizard end to end on the real test hosts, with a stand-in installer."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -21,7 +18,7 @@ from hacontrol.ha.upgrade import (
     start_upgrade,
     store_installer,
 )
-from tests.conftest import ROOT, add_linux_member
+from tests.conftest import add_linux_member, start_worker, stop_worker
 from tests.hosts.installers import linux_installer
 
 NAMES = [("central1", 10), ("central2", 20), ("central3", 30)]
@@ -132,8 +129,6 @@ def test_the_cli_resumes_and_aborts(cluster, three_members, tmp_path, capsys):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_restarted_in_the_middle_of_step_three_resumes_to_success(ssh_hosts, client_key, tmp_path, settings):
-    from django.db import connection
-
     from hacontrol.ha.models import Cluster
 
     cluster = Cluster.objects.create(name="prod")
@@ -148,14 +143,6 @@ def test_a_worker_restarted_in_the_middle_of_step_three_resumes_to_success(ssh_h
         upgrade.refresh_from_db()
     assert (upgrade.status, upgrade.stage) == ("running", 3)
     ssh_hosts[1].fault("slow-install")
-
-    db = connection.settings_dict
-    env = {**os.environ, "DATABASE_URL": f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}",
-           "HACONTROL_PROBE_INTERVAL": "3600"}
-
-    def start_worker():
-        return subprocess.Popen([sys.executable, "manage.py", "ha", "worker"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     worker = start_worker()
     job = stage_job(upgrade, "alice")
@@ -190,8 +177,7 @@ def test_a_worker_restarted_in_the_middle_of_step_three_resumes_to_success(ssh_h
             upgrade.refresh_from_db()
             assert upgrade.status != Upgrade.FAILED, upgrade.error
     finally:
-        worker.terminate()
-        worker.wait(10)
+        stop_worker(worker)
     assert [h.central.joinpath(".version").read_text().strip() for h in ssh_hosts[:3]] == ["11.1.0"] * 3
 
 

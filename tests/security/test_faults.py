@@ -1,20 +1,19 @@
 """Faults injected for real: a host killed mid-copy, the worker killed mid-job, PostgreSQL
 restarted mid-job. Nothing is lost or half-written; each test prints its figures."""
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from pgserver.postgres_server import POSTGRES_BIN_PATH
 
 from hacontrol.ha.jobs import create_job, run_job, run_job_task
 from hacontrol.ha.models import AuditEvent, Cluster, Job
 from hacontrol.remote import RemoteError, open_connection
-from tests.conftest import ROOT, add_linux_member
+from tests.conftest import add_linux_member, start_worker, stop_worker
 
 PREFS = "/var/mmsuite/mmcentral/preferences.cfg"
 
@@ -54,24 +53,25 @@ def _write(remote, data):
     return None
 
 
-def worker_env():
-    from django.db import connection
-
-    db = connection.settings_dict
-    return {**os.environ, "DATABASE_URL": f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}",
-            "HACONTROL_PROBE_INTERVAL": "3600", "HACONTROL_START_WAIT": "30"}
-
-
-def start_worker():
-    return subprocess.Popen([sys.executable, "manage.py", "ha", "worker"], cwd=ROOT, env=worker_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def wait_until(condition, seconds=30):
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+def kill_worker_and_restart(worker, job, host, fault: str) -> None:
+    """SIGKILL the worker running ``job``, lift the host's fault, start a fresh worker and wait
+    until it has failed the orphaned job."""
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    host.fault(fault, on=False)
+    worker = start_worker()
+    try:
+        wait_until(lambda: Job.objects.get(pk=job.pk).status == "failed")
+    finally:
+        stop_worker(worker)
+    job.refresh_from_db()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,16 +84,7 @@ def test_a_job_whose_worker_dies_is_failed_on_restart_and_a_rerun_succeeds(ssh_h
     job = create_job("add", cluster, "alice", member=member)
     run_job_task.enqueue(job.pk)
     wait_until(lambda: Job.objects.get(pk=job.pk).status == "running")
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    host.fault("hang", on=False)
-    worker = start_worker()
-    try:
-        wait_until(lambda: Job.objects.get(pk=job.pk).status == "failed")
-    finally:
-        worker.terminate()
-        worker.wait(10)
-    job.refresh_from_db()
+    kill_worker_and_restart(worker, job, host, "hang")
     assert "died" in job.error and AuditEvent.objects.filter(detail__contains=f"job #{job.pk} failed").exists()
     assert b"ClusterMemberName" not in host.preferences.read_bytes()
     assert not cluster.members.exists(), "an add that never finished leaves no record"
@@ -108,8 +99,7 @@ def test_postgresql_restarted_mid_job_loses_no_step_and_no_audit_event(ssh_hosts
     from django.db import connection
 
     data_dir = Path(connection.settings_dict["HOST"])
-    pg_ctl = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
-        "site-packages" / "pgserver" / "pginstall" / "bin" / "pg_ctl"
+    pg_ctl = POSTGRES_BIN_PATH / "pg_ctl"
     if not (data_dir / "postmaster.pid").exists():
         pytest.skip("DATABASE_URL names a server the tests do not control")
     owner = data_dir.owner()
@@ -153,16 +143,7 @@ def test_a_worker_dying_mid_procedure_has_its_host_restored_on_restart(ssh_hosts
     run_job_task.enqueue(job.pk)
     wait_until(lambda: job.steps.filter(name="Start Central on central2", status="running").exists())
     assert host.service_state == "inactive" and b"central2" in host.preferences.read_bytes()
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    host.fault("hang-start", on=False)
-    worker = start_worker()
-    try:
-        wait_until(lambda: Job.objects.get(pk=job.pk).status == "failed")
-    finally:
-        worker.terminate()
-        worker.wait(10)
-    job.refresh_from_db()
+    kill_worker_and_restart(worker, job, host, "hang-start")
     assert job.error.endswith("restored central2")
     assert host.preferences.read_bytes() == original and host.service_state == "active"
     assert not cluster.members.filter(name="central2").exists()

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -60,9 +59,9 @@ def test_a_database_dump_holds_no_secret_in_clear(ssh_hosts, client_key):
     member = add_linux_member(Cluster.objects.create(name="dump"), ssh_hosts[0], client_key, "central1", 10,
                               password=PASSWORD, key_passphrase=PASSPHRASE)
     db = connection.settings_dict
-    pg_dump = Path(sys.executable).parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
-        "site-packages" / "pgserver" / "pginstall" / "bin" / "pg_dump"
-    dump = subprocess.run([str(pg_dump), "-h", db["HOST"], "-U", db["USER"], db["NAME"]],
+    from pgserver.postgres_server import POSTGRES_BIN_PATH
+
+    dump = subprocess.run([str(POSTGRES_BIN_PATH / "pg_dump"), "-h", db["HOST"], "-U", db["USER"], db["NAME"]],
                           capture_output=True, text=True, check=True).stdout
     assert "dump" in dump and "fernet:" in dump
     for secret in (PASSWORD, PASSPHRASE, key_body(member)):
