@@ -172,12 +172,6 @@ class MemberQuerySet(models.QuerySet):
             "clock_skew", "heartbeat_settings", "last_checked", "last_seen", "host_key", "presented_host_key",
         )
 
-    def failovers(self) -> MemberQuerySet:
-        """Every member but the primary, in failover order."""
-        ordered = self.order_by("priority")
-        first = ordered.first()
-        return ordered.exclude(pk=first.pk) if first else ordered
-
 
 class Member(models.Model):
     """One Central instance in a cluster, named on its host by ``ClusterMemberName``."""
@@ -334,11 +328,6 @@ class StateChange(models.Model):
         ordering = ["-when"]
 
 
-class AuditEventQuerySet(models.QuerySet):
-    def recent(self, days: int = 30) -> AuditEventQuerySet:
-        return self.filter(when__gte=timezone.now() - timedelta(days=days))
-
-
 class AuditEvent(models.Model):
     """Who did what, when, to which cluster or member, and how it ended. Never deleted with them."""
 
@@ -352,8 +341,6 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=10, choices=[(OK, "ok"), (FAILED, "failed"), (REFUSED, "refused")])
     detail = models.TextField(blank=True)
     reason = models.TextField(blank=True, help_text="Why the administrator did it")
-
-    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-when", "-pk"]
