@@ -19,8 +19,28 @@ def embedded_database_url(data_dir: Path) -> str:
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    forget_dead_handles(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server.get_uri()
+
+
+def forget_dead_handles(data_dir: Path) -> None:
+    """Drop processes that died without deregistering (killed, or ended by os._exit) from
+    pgserver's list of users, so the last live one still stops the server when it exits."""
+    import json
+
+    import psutil
+    from pgserver.postgres_server import PostgresServer
+
+    handles_file = data_dir / ".handle_pids.json"
+    with PostgresServer._lock:  # the lock pgserver itself takes around this list
+        try:
+            handles = json.loads(handles_file.read_text())
+        except (OSError, ValueError):
+            return
+        alive = [pid for pid in handles if psutil.pid_exists(pid)]
+        if alive != handles:
+            handles_file.write_text(json.dumps(alive))
 
 
 def stop_if_unused(url: str) -> bool:
@@ -62,5 +82,8 @@ def stop_if_unused(url: str) -> bool:
         command = ["runuser", "-u", owner, "--", *command]
     stopped = subprocess.run(command, capture_output=True).returncode == 0
     if stopped:
-        handles_file.write_text(json.dumps([pid for pid in handles if pid != os.getpid()]))
+        from pgserver.postgres_server import PostgresServer
+
+        with PostgresServer._lock:
+            handles_file.write_text(json.dumps([pid for pid in handles if pid != os.getpid()]))
     return stopped
