@@ -122,6 +122,15 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 EMAIL_BACKEND = envsecret("EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = envsecret("EMAIL_HOST") or "localhost"
+EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = envsecret("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = envint("HACONTROL_NOTIFY_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = envsecret("DEFAULT_FROM_EMAIL") or "hacontrol@localhost"
+# Seconds one notification (mail or webhook) may take.
+HACONTROL_NOTIFY_TIMEOUT = EMAIL_TIMEOUT
 
 # How long one command on a Central host may take before it is called hung.
 HACONTROL_COMMAND_TIMEOUT = envint("HACONTROL_COMMAND_TIMEOUT", 60, minimum=1)
@@ -134,10 +143,18 @@ HACONTROL_START_WAIT = envint("HACONTROL_START_WAIT", 30, minimum=0)
 # Seconds an installer may run, and where uploaded installers are kept.
 HACONTROL_INSTALL_TIMEOUT = envint("HACONTROL_INSTALL_TIMEOUT", 1800, minimum=10)
 HACONTROL_INSTALLER_DIR = envsecret("HACONTROL_INSTALLER_DIR") or str(VAR_DIR / "installers")
+HACONTROL_MAX_INSTALLER_SIZE = envint("HACONTROL_MAX_INSTALLER_SIZE", 2 * 1024**3, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Days of state history kept (the panel shows the last 24 hours).
 HACONTROL_HISTORY_DAYS = envint("HACONTROL_HISTORY_DAYS", 90, minimum=1)
 HACONTROL_CLOCK_SKEW_WARNING = envint("HACONTROL_CLOCK_SKEW_WARNING", 5, minimum=1)
+# A running job renews its lease; one that lost its process is recovered once the lease is this old.
+HACONTROL_JOB_LEASE = envint("HACONTROL_JOB_LEASE", 30, minimum=2)
+# A queued job no worker picked up within this many seconds is handed over again.
+HACONTROL_QUEUE_GRACE = envint("HACONTROL_QUEUE_GRACE", 60, minimum=1)
+# Jobs one worker runs at once (of different clusters), and how long it waits for them when stopped.
+HACONTROL_WORKER_JOBS = envint("HACONTROL_WORKER_JOBS", 8, minimum=1)
+HACONTROL_WORKER_GRACE = envint("HACONTROL_WORKER_GRACE", 20, minimum=0)
 
 LOGGING = {
     "version": 1,

@@ -21,6 +21,7 @@ urlpatterns = [
     path("clusters/<int:cluster_id>/members/add/", views.member_add, name="member-add"),
     path("clusters/<int:cluster_id>/members/<int:member_id>/edit/", views.member_edit, name="member-edit"),
     path("clusters/<int:cluster_id>/members/<int:member_id>/remove/", views.member_remove, name="member-remove"),
+    path("clusters/<int:cluster_id>/members/<int:member_id>/forget/", views.member_forget, name="member-forget"),
     path("clusters/<int:cluster_id>/members/<int:member_id>/activate/", views.member_activate, name="member-activate"),
     path("clusters/<int:cluster_id>/members/<int:member_id>/accept-host-key/", views.member_accept_host_key,
          name="member-accept-host-key"),
@@ -30,5 +31,7 @@ urlpatterns = [
     path("upgrades/<int:upgrade_id>/override/", views.upgrade_override, name="upgrade-override"),
     path("upgrades/<int:upgrade_id>/abort/", views.upgrade_abort, name="upgrade-abort"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
+    path("jobs/<int:job_id>/confirm/", views.job_confirm, name="job-confirm"),
+    path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("audit/", views.audit_list, name="audit-list"),
 ]

@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+from hacontrol.ha import actions
 from hacontrol.ha.access import ADMIN_GROUP
-from hacontrol.ha.models import Cluster, Member
+from hacontrol.ha.jobs import run_here
+from hacontrol.ha.models import Cluster, Job, JobStatus, Member
 from hacontrol.remote import close_all
-from tests.hosts.ssh_hosts import INITIAL_PREFERENCES, SSHHost, make_client_key, make_hosts
-from tests.hosts.winrm_server import WindowsHost, WinRMServer
+from tests.hosts.central import CentralStore, MicetroHA
+from tests.hosts.ssh_hosts import DATABASE_SERVER, SSHHost, make_client_key, make_hosts
 
 SSH_HOST_COUNT = 4
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +49,7 @@ def viewer_client(client, viewer):
 
 
 @pytest.fixture
-def cluster(db) -> Cluster:
+def cluster(transactional_db) -> Cluster:
     return Cluster.objects.create(name="prod", dns_name="central.example.com")
 
 
@@ -74,49 +76,88 @@ def client_key(host_base) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ssh_host_pool(host_base, client_key):
-    hosts = make_hosts(host_base, SSH_HOST_COUNT)
+def central_store(host_base) -> CentralStore:
+    """Central's shared databases, as the simulated hosts see them."""
+    return CentralStore(host_base / "central-store")
+
+
+@pytest.fixture(scope="session")
+def ssh_host_pool(host_base, client_key, central_store):
+    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT)
     yield hosts
     close_all()
     for host in hosts:
         host.stop()
+        host.central.shutdown()
 
 
 @pytest.fixture
-def ssh_hosts(ssh_host_pool) -> list[SSHHost]:
-    """Every test host fresh: running Central 11.0.3, PostgreSQL preferences, no cluster name."""
+def ssh_hosts(ssh_host_pool, central_store) -> list[SSHHost]:
+    """Every test host fresh: running Central 11.0.3, PostgreSQL preferences with the shortest
+    heartbeat settings, no cluster name; Central's database empty (no HA member registered)."""
+    for host in ssh_host_pool:
+        host.central.shutdown()
+    for folder in ("db", "instances", "alive"):
+        shutil.rmtree(central_store.root / folder, ignore_errors=True)
+        (central_store.root / folder).mkdir(parents=True)
     for host in ssh_host_pool:
         if host.process is None or host.process.poll() is not None or "_new" in (host.root / "sshd_config").read_text():
             host.stop()
             host.start()
-        host.reset(INITIAL_PREFERENCES)
+        host.freeze(False)
+        host.reset()
     close_all()
     return ssh_host_pool
 
 
-def add_linux_member(cluster: Cluster, host: SSHHost, key: Path, name: str, priority: int, **extra) -> Member:
-    values = dict(cluster=cluster, name=name, priority=priority, address=host.address, port=host.port,
-                  platform="linux", username="root", private_key=key.read_text(), host_key=host.host_key_line)
-    return Member.objects.create(**(values | extra))
-
-
 @pytest.fixture
-def windows_host(tmp_path):
-    host = WindowsHost(root=tmp_path / "windows")
-    host.preferences.parent.mkdir(parents=True)
-    host.preferences.write_bytes(b'<Database value="mssql"/>\r\n<DatabaseServer value="sql01"/>\r\n')
-    server = WinRMServer(host, "127.0.0.30").start()
-    host.server = server
-    yield host
-    close_all()
-    server.stop()
+def micetro(central_store) -> MicetroHA:
+    """What an administrator does in Micetro's High Availability configuration (and the simulator's truth)."""
+    return MicetroHA(central_store, DATABASE_SERVER)
 
 
-def add_windows_member(cluster: Cluster, host: WindowsHost, name: str, priority: int) -> Member:
-    return Member.objects.create(
-        cluster=cluster, name=name, priority=priority, address="127.0.0.30", port=host.server.port,
-        platform="windows", username=host.username, password=host.password, winrm_auth="basic",
-    )
+def do_in_micetro(micetro: MicetroHA, instructions: dict) -> None:
+    """Do what a job waiting for an administrator asks, in the simulated Micetro."""
+    action, name = instructions["action"], instructions["name"]
+    if action == "register":
+        micetro.register(name, instructions["priority"])
+    elif action == "unregister":
+        micetro.unregister(name)
+    else:
+        micetro.set_priority(name, instructions["priority"])
+
+
+def finish(job: Job, micetro: MicetroHA | None, actor: str = "alice") -> Job:
+    """Run a job here to its end, doing each Micetro step it waits for (as an administrator would)
+    and confirming it; returns the job as it ended."""
+    status = run_here(job)
+    while status == JobStatus.WAITING:
+        assert micetro is not None, f"job #{job.pk} waits for Micetro: {job.waiting_step().instructions}"
+        do_in_micetro(micetro, job.waiting_step().instructions)
+        job = actions.confirm_job(actor, job)
+        status = run_here(job)
+    job.refresh_from_db()
+    return job
+
+
+def linux_member_values(host: SSHHost, key: Path, **extra) -> dict:
+    values = dict(address=host.address, port=host.port, platform="linux", username="root",
+                  private_key=key.read_text(), host_key=host.host_key_line)
+    return values | extra
+
+
+def add_member(cluster: Cluster, host: SSHHost, key: Path, name: str, micetro: MicetroHA | None,
+               priority: int | None = None, **extra) -> Job:
+    """Add a member through the action and run its job to the end (Micetro steps done)."""
+    job = actions.add_member("alice", cluster, name=name, priority=priority,
+                             **linux_member_values(host, key, **extra))
+    return finish(job, micetro)
+
+
+def add_linux_member(cluster: Cluster, host: SSHHost, key: Path, name: str, priority: int, **extra) -> Member:
+    """Only the record (no job): for tests that set the host up themselves."""
+    values = dict(cluster=cluster, name=name, priority=priority, registered=True, **linux_member_values(host, key))
+    return Member.objects.create(**(values | extra))
 
 
 # Browser ------------------------------------------------------------------------------------

@@ -1,16 +1,32 @@
-"""Forms for clusters and members; the rules themselves live on the models."""
+"""Forms: the inputs of the actions, typed and labelled. The rules themselves live in the actions
+(and the models they call), so the web, the CLI and the API refuse the same input the same way."""
 
 from __future__ import annotations
 
-import re
-
 from django import forms
-from django.core.exceptions import ValidationError
 
+from hacontrol.ha.actions import SECRET_FIELDS
+from hacontrol.ha.errors import Refused
 from hacontrol.ha.models import MAX_PRIORITY, Cluster, Member
 from hacontrol.remote.commands import PlatformCommands
 
-SECRET_FIELDS = ("password", "private_key", "key_passphrase")
+
+class ShowsRefusals:
+    """Shows an action's refusal on the field it names (or above the form)."""
+
+    fields: dict
+
+    def show(self, refusal: Refused) -> None:
+        errors = getattr(refusal, "errors", None) or {refusal.field: [refusal.message]}
+        for field, texts in errors.items():
+            self.add_error(field if field in self.fields else None, " ".join(texts))  # type: ignore[attr-defined]
+
+
+class ActionForm(ShowsRefusals, forms.ModelForm):
+    """A model's fields as inputs, without the model's validation: the action validates."""
+
+    def _post_clean(self) -> None:
+        """Skip ModelForm's model validation: the action does it (one place for every door)."""
 
 
 class SecretTextarea(forms.Textarea):
@@ -20,7 +36,7 @@ class SecretTextarea(forms.Textarea):
         return None
 
 
-class ClusterForm(forms.ModelForm):
+class ClusterForm(ActionForm):
     notify_webhook = forms.URLField(required=False, assume_scheme="https", label="Notify webhook",
                                     help_text="Receives a JSON POST on each event")
 
@@ -30,10 +46,15 @@ class ClusterForm(forms.ModelForm):
         widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
 
 
-class MemberForm(forms.ModelForm):
+class MemberForm(ActionForm):
     """Add or edit a member. Secrets are never rendered back; left blank on edit, they stay."""
 
     priority = forms.IntegerField(min_value=1, max_value=MAX_PRIORITY)
+    registered = forms.BooleanField(
+        required=False, label="Already registered in Micetro",
+        help_text="Its name and priority are already in Micetro's High Availability configuration; "
+                  "otherwise the job stops and asks you to do it there",
+    )
     reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
 
     class Meta:
@@ -41,7 +62,7 @@ class MemberForm(forms.ModelForm):
         fields = [
             "name", "priority", "address", "platform", "port", "username", "password",
             "private_key", "key_passphrase", "host_key", "use_sudo", "preferences_path",
-            "winrm_https", "winrm_auth", "winrm_ca_file", "commands",
+            "winrm_https", "winrm_auth", "winrm_ca_file", "winrm_allow_http_basic", "commands",
         ]
         widgets = {
             "password": forms.PasswordInput(render_value=False),
@@ -53,12 +74,14 @@ class MemberForm(forms.ModelForm):
     def __init__(self, *args, cluster: Cluster, **kwargs):
         super().__init__(*args, **kwargs)
         self.cluster = cluster
-        self.instance.cluster = cluster
         editing = self.instance.pk is not None
         if editing:
-            # Renaming means reconfiguring the host: remove and add the member instead.
+            # Renaming means reconfiguring the host: remove the member and add it again.
             self.fields["name"].disabled = True
             self.fields["name"].help_text = "To rename a member, remove it and add it again."
+            self.fields["priority"].help_text = ("Changing it waits for you to change it in Micetro's High "
+                                                 "Availability configuration first")
+            del self.fields["registered"]
             for name in SECRET_FIELDS:
                 self.fields[name].help_text = "Stored encrypted; leave blank to keep the current one."
         elif "priority" not in self.initial:
@@ -71,96 +94,63 @@ class MemberForm(forms.ModelForm):
         self.fields["commands"].required = False
         self.fields["commands"].label = "Command overrides (JSON)"
         self.fields["commands"].help_text = (
-            "Optional, e.g. {\"status\": \"systemctl is-active mmcentral\"}. Names: "
+            "Optional; they run as root on the host, so a change needs a reason. Names: "
             + ", ".join(PlatformCommands.names()) + ". Empty uses the platform's defaults."
         )
-        self.fields["port"].widget.attrs["placeholder"] = "22 (SSH) or 5985 (WinRM)"
+        self.fields["port"].widget.attrs["placeholder"] = "22 (SSH), 5985 (WinRM) or 5986 (WinRM HTTPS)"
 
-    def clean_commands(self) -> dict:
-        """Overrides of the platform's commands: known names only, one line each."""
-        commands = self.cleaned_data.get("commands") or {}
-        if not isinstance(commands, dict) or not all(isinstance(v, str) for v in commands.values()):
-            raise ValidationError('give a JSON object of command lines, e.g. {"status": "systemctl is-active mmcentral"}')
-        if any("\n" in value or "\r" in value or "\x00" in value for value in commands.values()):
-            raise ValidationError("a command is one line")
-        try:
-            PlatformCommands.for_platform(self.cleaned_data.get("platform") or "linux", commands)
-        except ValueError as error:
-            raise ValidationError(f"{error}; known: {', '.join(PlatformCommands.names())}") from None
-        return commands
-
-    def clean_name(self) -> str:
-        return self.cleaned_data["name"].strip() if not self.fields["name"].disabled else self.instance.name
-
-    def clean_priority(self) -> int:
-        priority = self.cleaned_data["priority"]
-        others = self.cluster.members.exclude(pk=self.instance.pk)
-        clash = others.filter(priority=priority).first()
-        if clash:
-            raise ValidationError(f"priority {priority} is already {clash.name}'s; priorities are unique in a cluster")
-        primary = others.order_by("priority").first()
-        if self.instance.pk is None and primary and priority <= primary.priority:
-            raise ValidationError(
-                f"a failover's priority must be higher than the primary {primary.name}'s ({primary.priority}); "
-                "use Set Active to change the primary"
-            )
-        return priority
-
-    def clean(self):
-        data = super().clean()
+    def action_values(self) -> dict:
+        """The cleaned values the action takes (secrets left blank on edit are not passed)."""
+        values = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name in self.cleaned_data}
+        values["name"] = (values.get("name") or "").strip()
+        values["commands"] = values.get("commands") or {}
         if self.instance.pk:
+            values.pop("name")
             for name in SECRET_FIELDS:
-                if not data.get(name):
-                    data.pop(name, None)
-        return data
+                if not values.get(name):
+                    values.pop(name, None)
+        return values
 
 
-class TuningForm(forms.ModelForm):
+class TuningForm(ShowsRefusals, forms.Form):
     """HeartbeatInterval and HeartbeatMaxAllowedDowntime, applied to every member by a job."""
 
+    heartbeat_interval = forms.IntegerField(required=False, label="HeartbeatInterval (s)",
+                                            help_text="5-15; empty for Central's default (10)")
+    heartbeat_max_downtime = forms.IntegerField(required=False, label="HeartbeatMaxAllowedDowntime (s)",
+                                                help_text="20-120; empty for Central's default (30)")
     reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
 
-    class Meta:
-        model = Cluster
-        fields = ["heartbeat_interval", "heartbeat_max_downtime"]
 
-    def clean(self):
-        data = super().clean()
-        interval, downtime = data.get("heartbeat_interval"), data.get("heartbeat_max_downtime")
-        if interval and downtime and downtime < 2 * interval:
-            raise ValidationError("HeartbeatMaxAllowedDowntime should be at least twice HeartbeatInterval")
-        return data
+class ReasonForm(ShowsRefusals, forms.Form):
+    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
 
 
-class RemoveMemberForm(forms.Form):
+class RemoveMemberForm(ReasonForm):
     stop = forms.BooleanField(required=False, initial=True, label="Stop Central on the host first")
-    confirm_primary = forms.BooleanField(
-        required=False, label="Yes, remove the primary even though failovers depend on it"
-    )
-    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+    confirm_active = forms.BooleanField(
+        required=False, label="Yes, remove the Active member even though the others depend on it")
+    unregistered = forms.BooleanField(
+        required=False, label="Already removed from Micetro's High Availability configuration")
 
-    def __init__(self, *args, member: Member, **kwargs):
+    def __init__(self, *args, needs_confirmation: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.member = member
-        self.needs_confirmation = member.is_primary and member.cluster.members.count() > 1
-        if not self.needs_confirmation:
-            del self.fields["confirm_primary"]
-
-    def clean(self):
-        data = super().clean()
-        if self.needs_confirmation and not data.get("confirm_primary"):
-            raise ValidationError(
-                f"{self.member.name} is the primary and other members fail over to it: "
-                "tick the confirmation to remove it"
-            )
-        return data
+        if not needs_confirmation:
+            del self.fields["confirm_active"]
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+class ForgetMemberForm(ReasonForm):
+    confirm = forms.BooleanField(required=False, label="Yes, its host is gone for good: forget it without touching it")
+    unregistered = forms.BooleanField(
+        required=False, label="Already removed from Micetro's High Availability configuration")
+    reason = forms.CharField(required=True, max_length=500, help_text="Required; kept in the audit log")
 
 
-class UpgradeForm(forms.Form):
+class AcceptKeyForm(ReasonForm):
+    fingerprint = forms.CharField(widget=forms.HiddenInput)
+
+
+class UpgradeForm(ShowsRefusals, forms.Form):
     """Start an upgrade: an installer uploaded here, or one already on the hosts."""
 
     installer = forms.FileField(required=False, help_text="e.g. micetro-central-11.1.0.linux.x64.tgz")
@@ -170,18 +160,6 @@ class UpgradeForm(forms.Form):
     )
     target_version = forms.RegexField(
         regex=r"^\d+(\.\d+)+$", required=False, max_length=50,
-        help_text="Read from the installer's name when left empty",
+        help_text="Read from the installer when left empty",
         error_messages={"invalid": "a version looks like 11.1.0"},
     )
-
-    def clean_installer_host_path(self) -> str:
-        path = self.cleaned_data["installer_host_path"].strip()
-        if path and (not (path.startswith("/") or re.match(r"^[A-Za-z]:\\", path)) or re.search(r"[\x00-\x1f\"'`$;&|<>]", path)):
-            raise ValidationError("give an absolute path without quotes or shell characters")
-        return path
-
-    def clean(self):
-        data = super().clean()
-        if bool(data.get("installer")) == bool(data.get("installer_host_path")):
-            raise ValidationError("upload an installer or give its path on the hosts (one of the two)")
-        return data

@@ -1,209 +1,256 @@
-"""Find out what every member of a cluster is doing, and derive its HA state from that.
+"""Look at every member of a cluster and derive its state by Central's rules.
 
-Observing a host is pure remote work, done for all members at once in a bounded thread pool
-(each host limited by its own timeouts, so one dead host never delays the others); deriving and
-saving states happens afterwards in the calling thread, which alone touches the database.
+Looking at a host is pure remote work, done for all members at once in a bounded thread pool (each
+host limited by its own timeouts, so one dead host never delays the others), and nothing that
+goes wrong looking at one member can stop the others: any failure makes that member Offline with
+the reason. Deriving and saving states happens afterwards in the calling thread, which alone
+touches the database, and only if no newer states were saved meanwhile (a job's, say).
 """
 
 from __future__ import annotations
 
-import re
-import shlex
+import hashlib
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone as django_timezone
 
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
+from hacontrol.ha.notify import announce
+from hacontrol.lib import central
+from hacontrol.lib.dns import check_round_robin
 from hacontrol.lib.prefs import Preferences, PreferencesError
-from hacontrol.remote import FileNotFound, HostKeyError, HostSettings, RemoteError, connect
-from hacontrol.remote.commands import parse_clock
+from hacontrol.remote import HostKeyError, HostReport, RemoteError, call
 
-VERSION = re.compile(r"\d+(?:\.\d+)+")
+logger = logging.getLogger("hacontrol.probe")
 HEARTBEAT_KEYS = ("HeartbeatInterval", "HeartbeatMaxAllowedDowntime")
+DATABASE_KEYS = ("DatabaseServer", "DatabaseUsername")
+# A clock that moved less than this since the last probe is not worth a write.
+SKEW_RESOLUTION = 0.5
 
 
 @dataclass
 class Observation:
-    """What one look at a host found; ``error`` set means it could not be reached."""
+    """What one look at a host found: ``error`` when the host could not be looked at, ``problem``
+    when it could but its preferences cannot be read."""
 
-    running: bool = False
-    name_on_host: str | None = None
-    version: str = ""
-    clock_skew: float | None = None
-    heartbeat: dict | None = None
+    at: float
+    report: HostReport | None = None
+    preferences: Preferences | None = None
     error: str = ""
+    problem: str = ""
     presented_key: str = ""
+    findings: dict = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.report is not None and self.report.service.running
+
+    def started_at(self) -> float | None:
+        """When Central's service started, on the console's clock."""
+        if self.report is None or self.report.service.started_at is None:
+            return None
+        return self.report.service.started_at - (self.report.clock_skew or 0.0)
 
 
-def observe(host: HostSettings) -> Observation:
-    """Ask the host whether Central runs, under which name and version, and read its clock:
-    one batch of commands (a single round trip over SSH)."""
-    commands = host.platform_commands
-    path = shlex.quote(host.preferences_path) if host.platform == "linux" else host.preferences_path
+def observe(member: Member) -> Observation:
+    """Look at ``member``'s host once. Never raises: whatever goes wrong is the observation."""
     try:
-        remote = connect(host)
-        before = time.time()
-        status, clock, version, prefs_text = remote.run_batch(
-            [commands.status, commands.clock, commands.version, commands.read_file.format(path=path)]
-        )
-        after = time.time()
-        if not prefs_text.ok:
-            raise FileNotFound(f"{host.address}: cannot read {host.preferences_path}: {prefs_text.stdout.strip()}")
-        prefs = Preferences.parse(prefs_text.stdout.encode("utf-8", "surrogateescape"))
+        report = call(member.connection_settings(), lambda remote: remote.report())
     except HostKeyError as error:
-        return Observation(error=str(error), presented_key=error.presented_key)
+        return Observation(time.time(), error=str(error), presented_key=error.presented_key)
     except RemoteError as error:
-        # The pooled connection stays: connect() replaces it once it is dead, and a job may be
-        # using it this very moment.
-        return Observation(error=str(error))
+        return Observation(time.time(), error=str(error))
+    except ImproperlyConfigured as error:
+        return Observation(time.time(), error=f"hacontrol cannot use this member's settings: {error}")
+    except Exception as error:  # noqa: BLE001 - one broken member must never stop the others
+        logger.exception("looking at %s failed", member.address)
+        return Observation(time.time(), error=f"internal error looking at the host: {error!r}")
+    at = (report.before + report.after) / 2
+    if report.preferences is None:
+        return Observation(at, report, problem=report.preferences_error)
+    try:
+        prefs = Preferences.parse(report.preferences)
     except PreferencesError as error:
-        return Observation(error=f"preferences.cfg: {error}")
-    skew = None
-    if clock.ok:
-        try:
-            skew = parse_clock(clock.stdout) - (before + after) / 2
-        except ValueError:
-            pass
-    found = VERSION.search(version.stdout) if version.ok else None
-    return Observation(
-        running=commands.is_running(status.exit_code, status.stdout),
-        name_on_host=prefs.get("ClusterMemberName"),
-        version=found.group(0) if found else "",
-        clock_skew=skew,
-        heartbeat={key: prefs.get(key) for key in HEARTBEAT_KEYS if prefs.get(key) is not None},
-    )
+        return Observation(at, report, problem=f"preferences.cfg: {error}")
+    return Observation(at, report, prefs, findings=findings_of(prefs, report))
+
+
+def findings_of(prefs: Preferences, report: HostReport) -> dict:
+    """What the preferences and the look say about how the member is set up (no secret values:
+    a password is kept as a digest, to tell equal from different)."""
+    password = prefs.get("DatabasePassword")
+    return {
+        "name_on_host": prefs.get("ClusterMemberName"),
+        "format": prefs.format.value,
+        "database_type": prefs.database_type,
+        **{key: prefs.get(key) or "" for key in DATABASE_KEYS},
+        "password_digest": hashlib.sha256(password.encode()).hexdigest()[:16] if password else "",
+        **report.extra,
+    }
 
 
 def observe_all(members: list[Member]) -> dict[int, Observation]:
     """Observe every member in parallel, at most HACONTROL_PROBE_CONCURRENCY at a time."""
     if not members:
         return {}
-    hosts = {member.pk: member.connection_settings() for member in members}
-    workers = min(settings.HACONTROL_PROBE_CONCURRENCY, len(hosts))
+    workers = min(settings.HACONTROL_PROBE_CONCURRENCY, len(members))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pk: pool.submit(observe, host) for pk, host in hosts.items()}
+        futures = {member.pk: pool.submit(observe, member) for member in members}
         return {pk: future.result() for pk, future in futures.items()}
 
 
-def derive_states(members: list[Member], seen: dict[int, Observation]) -> dict[int, tuple[str, str]]:
-    """Each member's (state, reason) as domain.md defines them: the running, correctly named
-    member with the lowest priority is Active, the other running ones Standby."""
-    states: dict[int, tuple[str, str]] = {}
-    serving = []
-    for member in members:
-        observation = seen.get(member.pk)
-        if observation is None:
-            states[member.pk] = (State.UNKNOWN, "not checked yet")
-        elif observation.error:
-            states[member.pk] = (State.OFFLINE, f"host unreachable: {observation.error}")
-        elif not observation.running:
-            states[member.pk] = (State.OFFLINE, "service stopped")
-        elif observation.name_on_host is None:
-            states[member.pk] = (State.OFFLINE, "name missing: preferences.cfg has no ClusterMemberName")
-        elif observation.name_on_host != member.name:
-            states[member.pk] = (State.OFFLINE, f"name mismatch: the host calls itself {observation.name_on_host!r}")
-        else:
-            serving.append(member)
-    for rank, member in enumerate(sorted(serving, key=lambda m: m.priority)):
-        states[member.pk] = (State.ACTIVE, "") if rank == 0 else (State.STANDBY, "")
-    return states
+def epoch(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
 
 
-def probe_cluster(cluster: Cluster) -> list[Member]:
-    """Observe and update every member of ``cluster``; record state changes and failovers."""
-    return probe_clusters([cluster])[cluster.pk]
+def facts_of(member: Member, seen: Observation | None) -> central.Facts:
+    """The facts Central's rules need about ``member``, from one observation."""
+    common = dict(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
+                  last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since))
+    if seen is None:
+        return central.Facts(observed=False, **common)
+    if seen.report is None:
+        return central.Facts(reachable=False, error=seen.error, **common)
+    prefs = seen.preferences
+    if prefs is None:
+        return central.Facts(running=seen.running, started_at=seen.started_at(), problem=seen.problem, **common)
+    return central.Facts(
+        running=seen.running, started_at=seen.started_at(), name_on_host=prefs.get("ClusterMemberName"),
+        database_type=prefs.database_type,
+        database=f"{prefs.database_type.lower()} {prefs.get('DatabaseServer') or ''}".strip(),
+        timing=central.Timing.from_settings(*(prefs.get(key) for key in HEARTBEAT_KEYS)), **common,
+    )
 
 
-def probe_clusters(clusters: list[Cluster]) -> dict[int, list[Member]]:
+def probe_cluster(cluster: Cluster, *, quiet: set[int] | None = None) -> list[Member]:
+    """Observe and update every member of ``cluster`` now."""
+    return probe_clusters([cluster], quiet=quiet)[cluster.pk]
+
+
+def probe_clusters(clusters: list[Cluster], *, quiet: set[int] | None = None) -> dict[int, list[Member]]:
     """Observe the members of all ``clusters`` at once (so a hung host in one cluster never
-    delays another), then update each cluster."""
+    delays another), then update each cluster whose states nobody saved meanwhile. ``quiet``
+    members are being worked on by a job: no alarm is raised about them."""
+    versions = dict(Cluster.objects.filter(pk__in=[c.pk for c in clusters]).values_list("pk", "state_version"))
     members = list(Member.objects.filter(cluster__in=clusters).select_related("cluster"))
     seen = observe_all(members)
     by_cluster: dict[int, list[Member]] = {cluster.pk: [] for cluster in clusters}
     for member in members:
         by_cluster[member.cluster_id].append(member)
     for cluster in clusters:
-        record(cluster, by_cluster[cluster.pk], seen)
+        try:
+            record(cluster, by_cluster[cluster.pk], seen, version=versions.get(cluster.pk, 0), quiet=quiet)
+        except Exception:  # noqa: BLE001 - one cluster's failure must not stop the others
+            logger.exception("saving the states of %s failed", cluster.name)
     return by_cluster
 
 
 OBSERVED_FIELDS = ["state", "state_reason", "last_error", "version", "clock_skew", "heartbeat_settings",
-                   "presented_host_key"]
-# A clock that moved less than this since the last probe is not worth a write.
-SKEW_RESOLUTION = 0.5
+                   "presented_host_key", "findings", "service_started", "serving_since"]
 
 
-def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation]) -> None:
-    """Save what was seen of one cluster's members: states, history, failovers.
-
-    In a steady cluster nothing but the time of the check changes, so the timestamps go out as
-    two plain UPDATEs and only members that changed are written one by one."""
-    states = derive_states(members, seen)
-    now = timezone.now()
-    previously_active = next((m for m in members if m.state == State.ACTIVE), None)
+def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation], *, version: int,
+           quiet: set[int] | None = None) -> bool:
+    """Derive and save one cluster's states, history and failovers, unless states newer than
+    ``version`` were saved meanwhile (then this observation is older news: dropped). In a steady
+    cluster nothing but the time of the check changes: two plain UPDATEs."""
+    now = time.time()
+    fresh = {cluster.pk: c for c in Cluster.objects.filter(pk=cluster.pk)}.get(cluster.pk)
+    if fresh is None or fresh.state_version != version:
+        return False
+    running = fresh.running_job()
+    quiet = set(quiet or ()) | set(running.affected if running else ())
+    verdict = central.derive([facts_of(m, seen.get(m.pk)) for m in members], fresh.memory(), now)
+    moment = django_timezone.now()
     transitions, dirty = [], []
     for member in members:
-        observation = seen[member.pk]
-        state, reason = states[member.pk]
+        observation = seen.get(member.pk)
+        state, reason = verdict.states[member.pk]
         if state != member.state:
-            transitions.append(StateChange(member=member, when=now, from_state=member.state, to_state=state, reason=reason))
+            transitions.append(StateChange(member=member, when=moment, from_state=member.state, to_state=state, reason=reason[:500]))
         before = [getattr(member, name) for name in OBSERVED_FIELDS]
-        member.state, member.state_reason, member.last_error = state, reason, observation.error
-        member.version = observation.version or member.version
-        if observation.clock_skew is not None and (
-                member.clock_skew is None or abs(observation.clock_skew - member.clock_skew) >= SKEW_RESOLUTION):
-            member.clock_skew = observation.clock_skew
-        member.presented_host_key = observation.presented_key or member.presented_host_key
-        if observation.heartbeat is not None:
-            member.heartbeat_settings = observation.heartbeat
-        member.last_checked = now
-        if state in (State.ACTIVE, State.STANDBY):
-            member.last_seen = now
+        member.state, member.state_reason = state, reason[:500]
+        member.last_checked = moment
+        if observation is not None:
+            apply_observation(member, observation)
+        if member.pk in verdict.valid:
+            member.last_seen = moment
+            member.serving_since = member.serving_since or moment
+        else:
+            member.serving_since = None
         if before != [getattr(member, name) for name in OBSERVED_FIELDS]:
             dirty.append(member)
-    serving = [m.pk for m in members if m.state in (State.ACTIVE, State.STANDBY)]
+    failover = {}
+    if verdict.failover:
+        names = {m.pk: m.name for m in members}
+        failover = {"from": names[verdict.failover.from_key], "to": [names[k] for k in verdict.failover.candidates],
+                    "earliest": verdict.failover.earliest, "latest": verdict.failover.latest}
+    serving = [m.pk for m in members if m.pk in verdict.valid]
     with transaction.atomic():
-        Member.objects.filter(pk__in=serving).update(last_checked=now, last_seen=now)
-        Member.objects.filter(cluster=cluster).exclude(pk__in=serving).update(last_checked=now)
+        if not fresh.remember(verdict.memory, verdict.note, failover, version=version):
+            return False
+        Member.objects.filter(pk__in=serving).update(last_checked=moment, last_seen=moment)
+        Member.objects.filter(cluster=cluster).exclude(pk__in=serving).update(last_checked=moment)
         if dirty:
             Member.objects.bulk_update(dirty, OBSERVED_FIELDS)
         StateChange.objects.bulk_create(transitions)
+        Cluster.objects.filter(pk=cluster.pk).update(last_checked=moment)
         for change in transitions:
-            if change.to_state == State.OFFLINE:
-                announce(cluster, "offline", f"{change.member.name} is Offline: {change.reason}",
+            if change.to_state == State.OFFLINE and change.member.pk not in quiet:
+                announce(fresh, "offline", f"{change.member.name} is Offline: {change.reason}",
                          {"member": change.member.name, "from": change.from_state, "reason": change.reason})
-        Cluster.objects.filter(pk=cluster.pk).update(last_checked=now)
-        cluster.last_checked = now
-        now_active = next((m for m in members if m.state == State.ACTIVE), None)
-        if previously_active and now_active and now_active.pk != previously_active.pk \
-                and previously_active.state != State.ACTIVE:
-            detail = (f"{now_active.name} took over from {previously_active.name} "
-                      f"({previously_active.state_reason or previously_active.state})")
-            AuditEvent.record(None, "failover", cluster=cluster, member_name=now_active.name, detail=detail)
-            announce(cluster, "failover", detail, {"member": now_active.name, "previous": previously_active.name})
+        if verdict.took_over and verdict.took_over[0] not in quiet:
+            record_failover(fresh, members, verdict.took_over)
+    for name in ("ha_note", "failover", "active_member_id", "state_version", "active_seen", "active_down_since"):
+        setattr(cluster, name, getattr(fresh, name))
+    cluster.last_checked = moment
+    return True
 
 
-def announce(cluster: Cluster, event: str, summary: str, detail: dict) -> None:
-    """Notify once the state is saved, so a rolled-back probe never sends a false alarm."""
-    if cluster.notify_email or cluster.notify_webhook:
-        from hacontrol.ha.notify import notify
+def apply_observation(member: Member, observation: Observation) -> None:
+    """Copy what a look found onto the member (keeping what it could not see)."""
+    member.last_error = observation.error or observation.problem
+    member.presented_host_key = observation.presented_key or member.presented_host_key
+    report = observation.report
+    if report is None:
+        return
+    member.version = report.version or member.version
+    skew = report.clock_skew
+    if skew is not None and (member.clock_skew is None or abs(skew - member.clock_skew) >= SKEW_RESOLUTION):
+        member.clock_skew = skew
+    started = observation.started_at()
+    member.service_started = datetime.fromtimestamp(started, timezone.utc) if started and report.service.running else None
+    if observation.preferences is not None:
+        member.heartbeat_settings = {key: observation.preferences.get(key) for key in HEARTBEAT_KEYS
+                                     if observation.preferences.get(key) is not None}
+    if observation.findings:
+        member.findings = observation.findings
 
-        transaction.on_commit(lambda: notify(cluster, event, summary, detail))
+
+def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[int, tuple[int, ...]]) -> None:
+    """Audit and announce a failover Central has certainly done (the successor may be uncertain)."""
+    names = {m.pk: m.name for m in members}
+    previous, successors = names[took_over[0]], [names[key] for key in took_over[1]]
+    target = " or ".join(successors)
+    detail = f"Central failed over from {previous} to {target}"
+    AuditEvent.record(None, "failover", cluster=cluster, member_name=target, detail=detail)
+    announce(cluster, "failover", detail, {"member": target, "previous": previous})
 
 
 def check_dns(cluster: Cluster) -> dict:
     """Compare the cluster's round-robin DNS name with its members; store and return the report."""
-    from hacontrol.lib.dns import check_round_robin
-
     if not cluster.dns_name:
         report = {}
     else:
         members = list(cluster.members.values_list("name", "address"))
         report = check_round_robin(cluster.dns_name, members, cluster.dns_resolver).as_dict()
-    cluster.dns_report, cluster.dns_checked = report, timezone.now()
+    cluster.dns_report, cluster.dns_checked = report, django_timezone.now()
     Cluster.objects.filter(pk=cluster.pk).update(dns_report=report, dns_checked=cluster.dns_checked)
     return report

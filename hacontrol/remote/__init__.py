@@ -1,23 +1,28 @@
 """Reach Central hosts: one small interface, one class per transport.
 
-This package is the only place that imports paramiko or winrm. Everything else calls
-:func:`connect` and uses the :class:`Remote` it returns::
+This package is the only place that imports paramiko or winrm. Everything else borrows a
+connection from the pool and uses the :class:`Remote` interface::
 
-    remote = connect(member.connection_settings())
-    result = remote.run(commands.stop)
-    old = remote.read_file(path)
-    backup = remote.write_file(path, new)
+    with borrow(member.connection_settings()) as remote:
+        report = remote.report()
+        remote.control("stop")
+        backup = remote.write_file(path, new)
 
-A non-zero exit code is data (:class:`CommandResult`); a connection, authentication, host-key or
-file failure is a :class:`RemoteError` whose message an administrator can act on.
+or lets :func:`call` retry once on a fresh connection when a pooled one turned out dead before
+anything started on the host. A non-zero exit code is data (:class:`CommandResult`); a
+connection, authentication, host-key, file or time-out failure is a :class:`RemoteError` whose
+message an administrator can act on. Every operation is bounded in time by the host's settings.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from hacontrol.remote.commands import PlatformCommands
 
@@ -39,12 +44,18 @@ class HostSettings:
     winrm_https: bool = False
     winrm_auth: str = "ntlm"
     winrm_ca_file: str = ""
+    winrm_certificate: str = ""
     commands: dict = field(default_factory=dict, compare=False, hash=False)
     timeout: float = 60
     connect_timeout: float = 10
 
     def pool_key(self) -> tuple:
-        return (self.platform, self.address, self.port, self.username, self.host_key)
+        return (self.platform, self.address, self.port, self.username, self.host_key, self.winrm_https,
+                self.winrm_certificate)
+
+    @property
+    def where(self) -> str:
+        return f"{self.address}:{self.port}"
 
     @property
     def platform_commands(self) -> PlatformCommands:
@@ -71,6 +82,37 @@ class CommandResult:
         return f"`{self.command}` exited {self.exit_code}{tail}"
 
 
+@dataclass
+class ServiceState:
+    """Central's service on a host: running or not, since when (the host's clock), and the
+    platform's own word for it ('active', 'failed', 'Running', ...)."""
+
+    running: bool
+    started_at: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class HostReport:
+    """One look at a Central host, taken in one round trip: the service, the version, the host's
+    clock and the preferences file (None with ``preferences_error`` when it cannot be read).
+    ``before``/``after`` are the console's clock around the look; ``extra`` holds what a
+    platform adds (a Windows service's key name, display name, executable)."""
+
+    service: ServiceState
+    version: str = ""
+    clock: float | None = None
+    preferences: bytes | None = None
+    preferences_error: str = ""
+    before: float = 0.0
+    after: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def clock_skew(self) -> float | None:
+        return None if self.clock is None else self.clock - (self.before + self.after) / 2
+
+
 class RemoteError(Exception):
     """A failure to reach or use a host; ``kind`` names it for the UI and tests."""
 
@@ -79,6 +121,13 @@ class RemoteError(Exception):
 
 class Unreachable(RemoteError):
     kind = "unreachable"
+
+
+class StaleConnection(Unreachable):
+    """A pooled connection turned out dead before anything was started on the host: safe to
+    retry on a fresh one (see :func:`call`)."""
+
+    kind = "stale"
 
 
 class ConnectionRefused(Unreachable):
@@ -122,13 +171,23 @@ class CommandNotFound(RemoteError):
     kind = "command-not-found"
 
 
+class CentralNotInstalled(RemoteError):
+    kind = "not-installed"
+
+
+class BadSettings(RemoteError):
+    """The member's own settings cannot work (a CA file that does not exist, ...)."""
+
+    kind = "settings"
+
+
 def backup_suffix() -> str:
     """A timestamped suffix for the copy of a file kept before it is replaced."""
     return datetime.now(timezone.utc).strftime(".hacontrol-%Y%m%dT%H%M%S%fZ.bak")
 
 
 class Remote(ABC):
-    """One open connection to a host."""
+    """One open connection to a Central host."""
 
     def __init__(self, host: HostSettings):
         self.host = host
@@ -140,21 +199,38 @@ class Remote(ABC):
 
     @abstractmethod
     def read_file(self, path: str) -> bytes:
-        """The bytes of a file on the host."""
+        """The bytes of a file on the host, exactly."""
 
     @abstractmethod
     def write_file(self, path: str, data: bytes) -> str | None:
-        """Replace a file atomically (temporary file, then rename), keeping a timestamped copy
-        of the old one beside it; return the backup's path (None when there was no file)."""
+        """Replace a file atomically (a private temporary file, then rename), keeping its owner
+        and mode, after a timestamped copy of the old one beside it with the same owner and mode;
+        return the backup's path (None when there was no file)."""
 
-    def run_batch(self, commands: list[str], timeout: float | None = None) -> list[CommandResult]:
-        """Run several independent commands; transports may do it in one round trip."""
-        return [self.run(command, timeout) for command in commands]
+    @abstractmethod
+    def report(self) -> HostReport:
+        """Look at Central on the host in one round trip (see :class:`HostReport`)."""
 
-    def upload(self, local_path: str, remote_path: str) -> None:
-        """Copy a local file to the host (replacing any file there)."""
-        with open(local_path, "rb") as handle:
-            self.write_file(remote_path, handle.read())
+    @abstractmethod
+    def service(self) -> ServiceState:
+        """Whether Central's service runs, and since when."""
+
+    @abstractmethod
+    def control(self, action: str) -> CommandResult:
+        """Stop, start or restart Central ('stop', 'start', 'restart') the platform's way."""
+
+    @abstractmethod
+    def free_space(self) -> int | None:
+        """KiB free where installers are staged (the smallest of the places that matter)."""
+
+    @abstractmethod
+    def stage(self, local_path: str, sha256: str) -> str:
+        """Copy a local file into a new private folder on the host (0700 / the user's own),
+        streamed, and check its SHA-256 there; return its path on the host."""
+
+    @abstractmethod
+    def unstage(self, staged_path: str) -> None:
+        """Remove a file put there by :meth:`stage`, and its folder."""
 
     @abstractmethod
     def close(self) -> None:
@@ -165,33 +241,93 @@ class Remote(ABC):
         """Whether the connection can still be used."""
 
     def run_checked(self, command: str, timeout: float | None = None) -> CommandResult:
-        """Run a command; a missing command is a :class:`CommandNotFound`."""
+        """Run a command; a missing program is a :class:`CommandNotFound` naming it."""
         result = self.run(command, timeout)
-        if result.exit_code == 127 or "is not recognized as an internal or external command" in result.stderr:
-            raise CommandNotFound(f"{self.host.address}: command not found: {command.split()[0]}")
+        missing = self.missing_program(result)
+        if missing:
+            raise CommandNotFound(f"{self.host.address}: {missing} is not installed (or not on the PATH)")
         return result
+
+    def missing_program(self, result: CommandResult) -> str:
+        """The program the shell could not find, read from its own message; '' otherwise."""
+        return ""
 
 
 _pool: dict[tuple, Remote] = {}
+_users: dict[int, int] = {}
+_retired: set[int] = set()
 _pool_lock = threading.Lock()
 _key_locks: dict[tuple, threading.Lock] = {}
 
 
-def connect(host: HostSettings) -> Remote:
-    """An open connection to ``host``, reused from the pool when it is still alive."""
+@contextmanager
+def borrow(host: HostSettings) -> Iterator[Remote]:
+    """Lend the pooled connection to ``host`` (opening one when there is none or it died).
+
+    A connection is closed only once nobody holds it: a thread never has its connection closed
+    under it by another that found it dead and replaced it.
+    """
     key = host.pool_key()
     with _pool_lock:
         key_lock = _key_locks.setdefault(key, threading.Lock())
     # One lock per host, so a slow handshake never delays connections to other hosts.
     with key_lock:
-        remote = _pool.get(key)
-        if remote is not None and remote.is_alive():
-            # Same host and user, perhaps newer timeouts or command overrides.
-            remote.host, remote.commands = host, host.platform_commands
-            return remote
-        remote = open_connection(host)
-        _pool[key] = remote
-        return remote
+        with _pool_lock:
+            remote = _pool.get(key)
+            reuse = remote is not None and remote.is_alive()
+            if remote is not None and reuse:
+                # Taken under the same lock that retiring checks: it cannot close in between.
+                _users[id(remote)] = _users.get(id(remote), 0) + 1
+                # Same host and user, perhaps newer timeouts or command overrides.
+                remote.host, remote.commands = host, host.platform_commands
+        if not reuse:
+            if remote is not None:
+                _retire(key, remote)
+            remote = open_connection(host)
+            with _pool_lock:
+                _pool[key] = remote
+                _users[id(remote)] = 1
+    assert remote is not None
+    try:
+        yield remote
+    finally:
+        with _pool_lock:
+            _users[id(remote)] -= 1
+            close_now = _users[id(remote)] == 0 and id(remote) in _retired
+            if _users[id(remote)] == 0:
+                del _users[id(remote)]
+            if close_now:
+                _retired.discard(id(remote))
+        if close_now:
+            remote.close()
+
+
+def _retire(key: tuple, remote: Remote) -> None:
+    """Take ``remote`` out of the pool; close it now or when its last user gives it back."""
+    with _pool_lock:
+        if _pool.get(key) is remote:
+            del _pool[key]
+        if _users.get(id(remote)):
+            _retired.add(id(remote))
+            return
+    remote.close()
+
+
+T = TypeVar("T")
+
+
+def call(host: HostSettings, operation: Callable[[Remote], T]) -> T:
+    """Run ``operation`` on a pooled connection; when that connection proves dead before
+    anything started on the host, run it once more on a fresh one."""
+    for attempt in (1, 2):
+        with borrow(host) as remote:
+            try:
+                return operation(remote)
+            except StaleConnection:
+                _retire(host.pool_key(), remote)
+                if attempt == 2:
+                    raise
+    raise AssertionError("unreachable")
 
 
 def open_connection(host: HostSettings) -> Remote:
@@ -206,17 +342,16 @@ def open_connection(host: HostSettings) -> Remote:
 
 
 def close_all() -> None:
-    """Close every pooled connection."""
+    """Close every pooled connection (those in use once they are given back)."""
     with _pool_lock:
-        remotes = list(_pool.values())
-        _pool.clear()
-    for remote in remotes:
-        remote.close()
+        entries = list(_pool.items())
+    for key, remote in entries:
+        _retire(key, remote)
 
 
 __all__ = [
-    "AuthenticationFailed", "CommandNotFound", "CommandResult", "ConnectionRefused",
-    "FileNotFound", "HostKeyChanged", "HostKeyError", "HostKeyUnknown", "HostSettings",
-    "PermissionDenied", "PlatformCommands", "Remote", "RemoteError", "TimedOut", "Unreachable",
-    "close_all", "connect", "open_connection",
+    "AuthenticationFailed", "BadSettings", "CentralNotInstalled", "CommandNotFound", "CommandResult",
+    "ConnectionRefused", "FileNotFound", "HostKeyChanged", "HostKeyError", "HostKeyUnknown", "HostReport",
+    "HostSettings", "PermissionDenied", "PlatformCommands", "Remote", "RemoteError", "ServiceState",
+    "StaleConnection", "TimedOut", "Unreachable", "borrow", "call", "close_all", "open_connection",
 ]

@@ -1,51 +1,62 @@
 """The commands that control Central on each platform, in one place.
 
-Defaults come from the vendor's documentation; a member may override any of them (its
-``commands`` setting). No command ever carries text a user typed into a form.
+Defaults come from the vendor's documentation (central_ha, install_central): on Linux
+``systemctl stop|start|restart mmcentral``, ``mmcentrald -v``, the installer's ``./install`` run in
+its folder; on Windows ``mmcentral.exe -stop`` / ``-start`` run by the full path of the executable
+that Central's service runs (``{exe}``, found on the host). A member may override any of them (its
+``commands`` setting); that is an administrator's decision, audited with the old and new text.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields, replace
-
-WINDOWS_SERVICE = "Men and Mice Central"
 
 
 @dataclass(frozen=True)
 class PlatformCommands:
-    """Command lines for one platform; ``running_marker`` tells a running service's status."""
+    """Command lines for one platform.
+
+    ``status`` exits 0 while Central runs; ``started`` prints when it started (systemd's
+    ``@SECONDS``); ``install`` runs inside the installer's extracted folder on Linux and names
+    ``{installer}`` on Windows; ``{exe}`` is Central's executable as its service runs it.
+    """
 
     stop: str
     start: str
     restart: str
     status: str
+    started: str
     version: str
     clock: str
-    free_space: str
     install: str
-    # {path} is the member's preferences path, quoted here; never a value typed into a form field
-    # other than that admin-only path, which is validated to hold no line break.
-    read_file: str
-    running_marker: str = ""
 
     @classmethod
     def for_platform(cls, platform: str, overrides: dict | None = None) -> PlatformCommands:
-        """The defaults for ``platform`` with ``overrides`` (unknown names refused)."""
+        """The defaults for ``platform`` with ``overrides`` applied (see :meth:`check_overrides`)."""
         base = WINDOWS if platform == "windows" else LINUX
-        overrides = {k: v for k, v in (overrides or {}).items() if v}
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown command names: {', '.join(sorted(unknown))}")
-        return replace(base, **overrides)
+        return replace(base, **{k: v for k, v in (overrides or {}).items() if v})
 
     @classmethod
-    def names(cls) -> list[str]:
-        return [f.name for f in fields(cls) if f.name != "running_marker"]
+    def names(cls, platform: str = "linux") -> list[str]:
+        return [f.name for f in fields(cls) if platform != "windows" or f.name in WINDOWS_OVERRIDABLE]
 
-    def is_running(self, exit_code: int, output: str) -> bool:
-        """Read the status command's answer: exit 0 on Linux, 'RUNNING' in sc's output on Windows."""
-        if self.running_marker:
-            return self.running_marker in output
+    @classmethod
+    def check_overrides(cls, platform: str, overrides: object) -> None:
+        """Refuse overrides that are not one-line command texts for known names."""
+        if overrides in (None, ""):
+            return
+        if not isinstance(overrides, dict) or not all(isinstance(v, str) for v in overrides.values()):
+            raise ValueError('give a JSON object of command lines, e.g. {"status": "systemctl is-active mmcentral"}')
+        known = cls.names(platform)
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise ValueError(f"unknown command names: {', '.join(unknown)}; known: {', '.join(known)}")
+        if any(re.search(r"[\r\n\x00]", value) for value in overrides.values()):
+            raise ValueError("a command is one line")
+
+    def is_running(self, exit_code: int) -> bool:
+        """Read the status command's answer: exit 0 (systemctl is-active, LSB) means running."""
         return exit_code == 0
 
 
@@ -54,25 +65,34 @@ LINUX = PlatformCommands(
     start="systemctl start mmcentral",
     restart="systemctl restart mmcentral",
     status="systemctl is-active mmcentral",
+    started="systemctl show mmcentral --property=ActiveEnterTimestamp --value --timestamp=unix",
     version="mmcentrald -v",
     clock="date +%s.%N",
-    free_space="df -Pk /var/mmsuite /tmp",
-    # {installer} is a quoted path hacontrol chose itself on the host, never user input.
-    install='dir=$(mktemp -d) && tar -xzf {installer} -C "$dir" && cd "$dir"/* && ./install --unattended',
-    read_file="cat -- {path}",
+    # install_central: "tar -xzvf micetro-central-VERSION.linux.x64.tgz; cd micetro-central-VERSION.linux.x64;
+    # ./install". Run in that folder with stdin closed, so a question can never hold it up.
+    install="./install </dev/null",
 )
 WINDOWS = PlatformCommands(
-    stop="mmcentral -stop",
-    start="mmcentral -start",
-    restart="mmcentral -stop && mmcentral -start",
-    status=f'sc query "{WINDOWS_SERVICE}"',
-    version="mmcentral -v",
-    clock='powershell -NoProfile -Command "[DateTimeOffset]::UtcNow.ToUnixTimeMilliseconds()"',
-    free_space="fsutil volume diskfree C:",
+    # central_ha (Windows): "mmcentral.exe -stop" / "mmcentral.exe -start" (the vendor's text prints
+    # an en-dash; the flag is a hyphen), run by full path: a WinRM session's PATH does not hold it.
+    stop='"{exe}" -stop',
+    start='"{exe}" -start',
+    restart='"{exe}" -stop && "{exe}" -start',
+    status="",
+    started="",
+    version='"{exe}" -v',
+    clock="",
     install='"{installer}" /S',
-    read_file='type "{path}"',
-    running_marker="RUNNING",
 )
+WINDOWS_OVERRIDABLE = ("stop", "start", "restart", "version", "install")
+
+VERSION = re.compile(r"\d+(?:\.\d+)+")
+
+
+def parse_version(output: str) -> str:
+    """The first dotted version number in a program's output ('' when there is none)."""
+    found = VERSION.search(output)
+    return found.group(0) if found else ""
 
 
 def parse_clock(output: str) -> float:
@@ -81,13 +101,20 @@ def parse_clock(output: str) -> float:
     return value / 1000 if value > 1e11 else value
 
 
-def free_kilobytes(output: str) -> int | None:
-    """The smallest free space in the free-space command's output, in KiB (``df -Pk`` lines,
-    or fsutil's 'Total free bytes')."""
-    import re
+def parse_systemd_timestamp(output: str) -> float | None:
+    """systemd's ``--timestamp=unix`` value ('@1732631000'); None when the unit never started."""
+    text = output.strip()
+    if text.startswith("@"):
+        try:
+            value = float(text[1:])
+        except ValueError:
+            return None
+        return value or None
+    return None
 
-    windows = re.search(r"Total free bytes\s*:\s*([\d,.]+)", output)
-    if windows:
-        return int(re.sub(r"[^\d]", "", windows.group(1))) // 1024
-    sizes = [int(fields[3]) for line in output.splitlines()[1:] if len(fields := line.split()) >= 6 and fields[3].isdigit()]
+
+def free_kilobytes(output: str) -> int | None:
+    """The smallest free space in ``df -Pk`` output, in KiB."""
+    sizes = [int(columns[3]) for line in output.splitlines()[1:]
+             if len(columns := line.split()) >= 6 and columns[3].isdigit()]
     return min(sizes) if sizes else None

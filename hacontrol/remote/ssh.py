@@ -1,48 +1,56 @@
-"""Linux hosts over SSH (paramiko), with pinned host keys and files over SFTP."""
+"""Linux hosts over SSH (paramiko): pinned host keys, bounded commands, byte-exact files."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import errno
 import hashlib
 import io
+import re
 import secrets
 import select
 import shlex
 import socket
-import threading
+import stat
 import time
 
 import paramiko
 
+from hacontrol.lib.hostkeys import HostKeyFormatError, parse_host_key
 from hacontrol.remote import (
     AuthenticationFailed,
+    BadSettings,
     CommandResult,
     ConnectionRefused,
     FileNotFound,
     HostKeyChanged,
     HostKeyUnknown,
+    HostReport,
     HostSettings,
     PermissionDenied,
     Remote,
     RemoteError,
+    ServiceState,
+    StaleConnection,
     TimedOut,
     Unreachable,
     backup_suffix,
 )
+from hacontrol.remote.commands import free_kilobytes, parse_clock, parse_systemd_timestamp, parse_version
 
 KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+# Bigger windows and packets than paramiko's defaults: installers go over at line speed.
+WINDOW_SIZE = 64 * 1024 * 1024
+MAX_PACKET = 256 * 1024
+COPY_CHUNK = 1024 * 1024
+MISSING_PROGRAM = re.compile(r"(?:^|: )([^\s:]+): (?:command )?not found", re.M)
 
 
 def fingerprint(key: paramiko.PKey) -> str:
     """The SHA256 fingerprint OpenSSH prints for ``key``."""
     digest = hashlib.sha256(key.asbytes()).digest()
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
-
-
-def fingerprint_of_line(line: str) -> str:
-    """The SHA256 fingerprint of a 'TYPE BASE64' host key line."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(base64.b64decode(line.split()[1])).digest()).decode().rstrip("=")
 
 
 def key_line(key: paramiko.PKey) -> str:
@@ -73,19 +81,25 @@ def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
     raise AuthenticationFailed(f"the SSH private key cannot be read: {last_error}")
 
 
+def _transport(sock, **options):
+    return paramiko.Transport(sock, default_window_size=WINDOW_SIZE, default_max_packet_size=MAX_PACKET, **options)
+
+
 class SSHRemote(Remote):
     """A Linux host over one SSH connection; commands run in channels of it, files over SFTP."""
 
     def __init__(self, host: HostSettings):
         super().__init__(host)
-        self._sftp: paramiko.SFTPClient | None = None
-        self._sftp_lock = threading.Lock()
         self.client = paramiko.SSHClient()
-        where = f"{host.address}:{host.port}"
+        where = host.where
         if host.host_key:
             name = host.address if host.port == 22 else f"[{host.address}]:{host.port}"
-            key_type, key_data = host.host_key.split()[:2]
-            self.client.get_host_keys().add(name, key_type, paramiko.PKey.from_type_string(key_type, base64.b64decode(key_data)))
+            try:
+                key_type, blob = parse_host_key(host.host_key)
+                pinned = paramiko.PKey.from_type_string(key_type, blob)
+            except (HostKeyFormatError, paramiko.SSHException, ValueError, binascii.Error) as error:
+                raise BadSettings(f"{where}: the pinned host key cannot be used: {error}") from None
+            self.client.get_host_keys().add(name, key_type, pinned)
         self.client.set_missing_host_key_policy(_RefuseUnknownKey())
         pkey = load_private_key(host.private_key, host.key_passphrase) if host.private_key else None
         try:
@@ -93,7 +107,8 @@ class SSHRemote(Remote):
                 host.address, port=host.port, username=host.username,
                 password=host.password or None, pkey=pkey, timeout=host.connect_timeout,
                 banner_timeout=host.connect_timeout, auth_timeout=host.connect_timeout,
-                look_for_keys=False, allow_agent=False,
+                channel_timeout=host.connect_timeout, look_for_keys=False, allow_agent=False,
+                transport_factory=_transport,
             )
         except HostKeyUnknown:
             self.client.close()
@@ -122,11 +137,14 @@ class SSHRemote(Remote):
         except (OSError, paramiko.SSHException, EOFError) as error:
             self.client.close()
             raise Unreachable(f"{where} is unreachable: {error or type(error).__name__}") from None
+        transport = self.client.get_transport()
+        assert transport is not None
         # Commands are small request/response exchanges: without this, Nagle's algorithm and
         # delayed ACKs add ~40 ms to every one of them.
-        transport = self.client.get_transport()
-        if transport is not None and isinstance(transport.sock, socket.socket):
+        if isinstance(transport.sock, socket.socket):
             transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A host that vanishes without closing the connection is noticed, not waited on forever.
+        transport.set_keepalive(max(1, int(host.connect_timeout)))
 
     def is_alive(self) -> bool:
         transport = self.client.get_transport()
@@ -138,19 +156,31 @@ class SSHRemote(Remote):
     def _with_sudo(self, command: str) -> str:
         return f"sudo -n sh -c {shlex.quote(command)}" if self.host.use_sudo else command
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        timeout = self.host.timeout if timeout is None else timeout
+    def _channel(self) -> paramiko.Channel:
+        """A new session channel; a dead connection here means nothing started on the host."""
         transport = self.client.get_transport()
         if transport is None or not transport.is_active():
-            raise Unreachable(f"the connection to {self.host.address} was lost")
+            raise StaleConnection(f"the connection to {self.host.address} was lost")
         try:
-            channel = transport.open_session(timeout=self.host.connect_timeout)
-            channel.exec_command(self._with_sudo(command))
+            return transport.open_session(timeout=self.host.connect_timeout)
         except (paramiko.SSHException, OSError, EOFError) as error:
-            raise Unreachable(f"{self.host.address}: cannot start a command: {error}") from None
+            raise StaleConnection(f"{self.host.address}: cannot open a channel: {error}") from None
+
+    def run_bytes(self, command: str, timeout: float | None = None, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+        """Run ``command`` (through sudo when set); its exit code and raw output."""
+        timeout = self.host.timeout if timeout is None else timeout
+        channel = self._channel()
         stdout, stderr = bytearray(), bytearray()
         deadline = time.monotonic() + timeout
         try:
+            try:
+                channel.settimeout(timeout)
+                channel.exec_command(self._with_sudo(command))
+                if stdin is not None:
+                    channel.sendall(stdin)
+                channel.shutdown_write()
+            except (paramiko.SSHException, OSError, EOFError) as error:
+                raise Unreachable(f"{self.host.address}: cannot start a command: {error}") from None
             while True:
                 while channel.recv_ready():
                     stdout += channel.recv(65536)
@@ -160,110 +190,217 @@ class SSHRemote(Remote):
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimedOut(f"{self.host.address}: `{command}` did not finish within {timeout:g} s")
-                select.select([channel], [], [], min(remaining, 1.0))
+                    raise TimedOut(f"{self.host.address}: `{command[:80]}` did not finish within {timeout:g} s")
+                if not self.is_alive():
+                    raise Unreachable(f"{self.host.address}: the connection dropped while `{command[:80]}` ran")
+                select.select([channel], [], [], min(remaining, 0.5))
             exit_code = channel.recv_exit_status()
         finally:
             channel.close()
-        return CommandResult(command, exit_code, stdout.decode("utf-8", "replace"), stderr.decode("utf-8", "replace"))
+        return exit_code, bytes(stdout), bytes(stderr)
+
+    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+        code, out, err = self.run_bytes(command, timeout)
+        return CommandResult(command, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+    def missing_program(self, result: CommandResult) -> str:
+        if result.exit_code != 127:
+            return ""
+        found = MISSING_PROGRAM.search(result.stderr)
+        return found.group(1) if found else ""
 
     def run_batch(self, commands: list[str], timeout: float | None = None) -> list[CommandResult]:
         """All commands in one shell on one channel: one round trip. Each one's output (its
         stderr folded in) and exit code are cut apart again at a random marker."""
         marker = f"@@hacontrol-{secrets.token_hex(8)}@@"
-        script = "".join(f"{{ {command}\n}} 2>&1; printf '\\n{marker}%d\\n' $?\n" for command in commands)
+        script = "".join(f"{{ {command}\n}} 2>&1 </dev/null; printf '\\n{marker}%d\\n' $?\n" for command in commands)
         parts = self.run(script, timeout).stdout.split(f"\n{marker}")
         if len(parts) != len(commands) + 1:
-            return super().run_batch(commands, timeout)
+            return [self.run(command, timeout) for command in commands]
         outputs = [parts[0]] + [part.split("\n", 1)[1] for part in parts[1:-1]]
         codes = [part.split("\n", 1)[0] for part in parts[1:]]
         return [CommandResult(command, int(code), output, "") for command, code, output in zip(commands, codes, outputs, strict=True)]
 
-    def _sftp_client(self) -> paramiko.SFTPClient:
-        if self._sftp is None:
+    # Central ------------------------------------------------------------------------------
+
+    def report(self) -> HostReport:
+        commands = self.commands
+        path = shlex.quote(self.host.preferences_path)
+        before = time.time()
+        status, started, clock, version, prefs = self.run_batch([
+            commands.status, commands.started, commands.clock, commands.version, f"base64 -w0 -- {path}",
+        ])
+        after = time.time()
+        try:
+            host_clock = parse_clock(clock.stdout) if clock.ok else None
+        except ValueError:
+            host_clock = None
+        data, error = None, ""
+        if prefs.ok:
             try:
-                self._sftp = self.client.open_sftp()
-            except (paramiko.SSHException, OSError) as error:
-                raise Unreachable(f"{self.host.address}: SFTP is not available: {error}") from None
-        return self._sftp
+                data = base64.b64decode(prefs.stdout.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                error = f"cannot read {self.host.preferences_path}"
+        else:
+            error = f"cannot read {self.host.preferences_path}: {prefs.stdout.strip()}"
+        return HostReport(
+            service=ServiceState(commands.is_running(status.exit_code), parse_systemd_timestamp(started.stdout),
+                                 status.stdout.strip()),
+            version=parse_version(version.stdout) if version.ok else "",
+            clock=host_clock, preferences=data, preferences_error=error, before=before, after=after,
+        )
+
+    def service(self) -> ServiceState:
+        status, started = self.run_batch([self.commands.status, self.commands.started])
+        return ServiceState(self.commands.is_running(status.exit_code), parse_systemd_timestamp(started.stdout),
+                            status.stdout.strip())
+
+    def control(self, action: str) -> CommandResult:
+        return self.run_checked(getattr(self.commands, action))
+
+    def free_space(self) -> int | None:
+        return free_kilobytes(self.run("df -Pk /tmp /var/mmsuite").stdout)
+
+    # Files --------------------------------------------------------------------------------
+
+    def _sftp(self) -> paramiko.SFTPClient:
+        """A fresh SFTP session whose every read and write is bounded by the command timeout."""
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise StaleConnection(f"the connection to {self.host.address} was lost")
+        try:
+            sftp = paramiko.SFTPClient.from_transport(transport, window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET)
+        except (paramiko.SSHException, OSError, EOFError) as error:
+            raise StaleConnection(f"{self.host.address}: SFTP is not available: {error}") from None
+        if sftp is None:
+            raise Unreachable(f"{self.host.address}: SFTP is not available")
+        sftp.get_channel().settimeout(self.host.timeout)
+        return sftp
 
     def _file_error(self, error: OSError, path: str) -> RemoteError:
+        if isinstance(error, TimeoutError | socket.timeout):
+            return TimedOut(f"{self.host.address}: {path}: no answer within {self.host.timeout:g} s")
         if error.errno == errno.ENOENT:
             return FileNotFound(f"{self.host.address}: {path} does not exist")
         if error.errno == errno.EACCES:
             return PermissionDenied(f"{self.host.address}: permission denied on {path}")
         return RemoteError(f"{self.host.address}: {path}: {error}")
 
+    def _sudo_script(self, script: str, what: str, stdin: bytes | None = None) -> bytes:
+        code, out, err = self.run_bytes(script, stdin=stdin)
+        if code != 0:
+            message = err.decode("utf-8", "replace").strip() or f"exit {code}"
+            if "No such file" in message:
+                raise FileNotFound(f"{self.host.address}: {what}: {message}")
+            raise PermissionDenied(f"{self.host.address}: {what}: {message}")
+        return out
+
     def read_file(self, path: str) -> bytes:
         if self.host.use_sudo:
-            result = self.run(f"cat -- {shlex.quote(path)}")
-            if not result.ok:
-                raise PermissionDenied(f"{self.host.address}: cannot read {path}: {result.stderr.strip()}")
-            return result.stdout.encode()
-        with self._sftp_lock:
-            try:
-                with self._sftp_client().open(path, "rb") as handle:
-                    return handle.read()
-            except OSError as error:
-                raise self._file_error(error, path) from None
-            except (paramiko.SSHException, EOFError) as error:
-                raise Unreachable(f"{self.host.address}: the connection dropped while reading {path}: {error}") from None
+            return self._sudo_script(f"cat -- {shlex.quote(path)}", f"cannot read {path}")
+        sftp = self._sftp()
+        try:
+            with sftp.open(path, "rb") as handle:
+                return handle.read()
+        except OSError as error:
+            raise self._file_error(error, path) from None
+        except (paramiko.SSHException, EOFError) as error:
+            raise Unreachable(f"{self.host.address}: the connection dropped while reading {path}: {error}") from None
+        finally:
+            sftp.close()
 
     def write_file(self, path: str, data: bytes) -> str | None:
         if self.host.use_sudo:
             return self._write_with_sudo(path, data)
+        sftp = self._sftp()
+        directory, name = path.rsplit("/", 1) if "/" in path else (".", path)
+        temporary = f"{directory}/.{name}.hacontrol-{secrets.token_hex(6)}"
         backup: str | None = None
-        temporary = path + ".hacontrol-tmp"
-        with self._sftp_lock:
-            sftp = self._sftp_client()
+        try:
             try:
-                try:
-                    mode = sftp.stat(path).st_mode
-                    backup = path + backup_suffix()
-                    with sftp.open(path, "rb") as old, sftp.open(backup, "wb") as copy:
-                        copy.write(old.read())
-                except FileNotFoundError:
-                    mode = None
-                with sftp.open(temporary, "wb") as handle:
-                    handle.write(data)
-                if mode is not None:
-                    sftp.chmod(temporary, mode & 0o7777)
-                sftp.posix_rename(temporary, path)
-            except OSError as error:
-                try:
-                    sftp.remove(temporary)
-                except (OSError, paramiko.SSHException, EOFError):
-                    pass
-                raise self._file_error(error, path) from None
-            except (paramiko.SSHException, EOFError) as error:
-                raise Unreachable(f"{self.host.address}: the connection dropped while writing {path}: {error}") from None
+                old = sftp.stat(path)
+            except FileNotFoundError:
+                old = None
+            mode = stat.S_IMODE(old.st_mode) if old is not None and old.st_mode is not None else 0o600
+            if old is not None:
+                backup = path + backup_suffix()
+                self._sftp_copy(sftp, path, backup, mode, old)
+            self._sftp_create(sftp, temporary, data, mode, old)
+            sftp.posix_rename(temporary, path)
+        except OSError as error:
+            self._quietly_remove(sftp, temporary)
+            raise self._file_error(error, path) from None
+        except (paramiko.SSHException, EOFError) as error:
+            raise Unreachable(f"{self.host.address}: the connection dropped while writing {path}: {error}") from None
+        finally:
+            sftp.close()
         return backup
 
-    def upload(self, local_path: str, remote_path: str) -> None:
-        """Stream a local file to the host over SFTP, renamed into place once complete."""
-        temporary = remote_path + ".hacontrol-tmp"
-        with self._sftp_lock:
-            sftp = self._sftp_client()
-            try:
-                sftp.put(local_path, temporary)
-                sftp.posix_rename(temporary, remote_path)
-            except OSError as error:
-                raise self._file_error(error, remote_path) from None
-            except (paramiko.SSHException, EOFError) as error:
-                raise Unreachable(f"{self.host.address}: the connection dropped while copying to {remote_path}: {error}") from None
+    @staticmethod
+    def _sftp_create(sftp: paramiko.SFTPClient, path: str, data: bytes, mode: int, like) -> None:
+        """Create ``path`` exclusively, private until it holds the data, then with ``like``'s owner and mode."""
+        with sftp.open(path, "wx") as handle:
+            handle.chmod(0o600)
+            handle.set_pipelined(True)
+            handle.write(data)
+        if like is not None and like.st_uid is not None:
+            sftp.chown(path, like.st_uid, like.st_gid)
+        sftp.chmod(path, mode)
 
-    def _write_with_sudo(self, path: str, data: bytes) -> str | None:
-        staged = f"/tmp/hacontrol-{backup_suffix().strip('.')}"
-        with self._sftp_lock:
-            with self._sftp_client().open(staged, "wb") as handle:
-                handle.write(data)
+    def _sftp_copy(self, sftp: paramiko.SFTPClient, source: str, target: str, mode: int, like) -> None:
+        with sftp.open(source, "rb") as handle:
+            data = handle.read()
+        self._sftp_create(sftp, target, data, mode, like)
+
+    @staticmethod
+    def _quietly_remove(sftp: paramiko.SFTPClient, path: str) -> None:
+        try:
+            sftp.remove(path)
+        except (OSError, paramiko.SSHException, EOFError):
+            pass
+
+    def _write_with_sudo(self, path: str, data: bytes) -> str:
+        """As root through sudo: the bytes go in on the command's stdin, into a private
+        temporary file beside the target that takes the target's owner and mode before the rename."""
         quoted, backup = shlex.quote(path), path + backup_suffix()
         script = (
-            f"if [ -e {quoted} ]; then cp -p {quoted} {shlex.quote(backup)}; fi && "
-            f"cp {shlex.quote(staged)} {quoted}.hacontrol-tmp && mv {quoted}.hacontrol-tmp {quoted}; "
-            f"status=$?; rm -f {shlex.quote(staged)}; exit $status"
+            "set -e; umask 077; "
+            f"target={quoted}; tmp=$(mktemp \"$(dirname -- \"$target\")/.hacontrol-XXXXXXXX\"); "
+            "trap 'rm -f -- \"$tmp\"' EXIT; cat > \"$tmp\"; "
+            f"if [ -e \"$target\" ]; then cp -p -- \"$target\" {shlex.quote(backup)}; "
+            "chown --reference=\"$target\" -- \"$tmp\"; chmod --reference=\"$target\" -- \"$tmp\"; fi; "
+            "mv -f -- \"$tmp\" \"$target\"; trap - EXIT"
         )
-        result = self.run(script)
-        if not result.ok:
-            raise PermissionDenied(f"{self.host.address}: cannot write {path}: {result.stderr.strip()}")
-        return backup
+        existed = self.run_bytes(f"test -e {quoted}")[0] == 0
+        self._sudo_script(script, f"cannot write {path}", stdin=data)
+        return backup if existed else ""
+
+    def stage(self, local_path: str, sha256: str) -> str:
+        folder = self.run("mktemp -d /tmp/hacontrol-XXXXXXXX")
+        if not folder.ok:
+            raise RemoteError(f"{self.host.address}: cannot make a private folder: {folder.describe()}")
+        target = f"{folder.stdout.strip()}/{local_path.rsplit('/', 1)[-1]}"
+        sftp = self._sftp()
+        try:
+            with open(local_path, "rb") as source, sftp.open(target, "wb") as handle:
+                handle.set_pipelined(True)
+                while chunk := source.read(COPY_CHUNK):
+                    handle.write(chunk)
+        except OSError as error:
+            raise self._file_error(error, target) from None
+        except (paramiko.SSHException, EOFError) as error:
+            raise Unreachable(f"{self.host.address}: the connection dropped while copying to {target}: {error}") from None
+        finally:
+            sftp.close()
+        found = self.run(f"sha256sum -- {shlex.quote(target)}").stdout.split()[:1]
+        if found != [sha256]:
+            self.unstage(target)
+            raise RemoteError(f"{self.host.address}: the copy's SHA-256 is {found[0] if found else 'unreadable'}, "
+                              f"not {sha256}: the transfer was damaged")
+        return target
+
+    def unstage(self, staged_path: str) -> None:
+        folder = staged_path.rsplit("/", 1)[0]
+        if not re.fullmatch(r"/tmp/hacontrol-[A-Za-z0-9]{8}", folder):
+            raise RemoteError(f"{self.host.address}: refusing to remove {folder}: not a folder hacontrol staged")
+        self.run(f"rm -rf -- {shlex.quote(folder)}")

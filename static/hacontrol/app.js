@@ -14,3 +14,12 @@ document.addEventListener("click", (event) => {
     document.getElementById("modal").close();
   }
 });
+
+// Counts down to a <time data-countdown> (a failover's deadline), once a second, between polls.
+setInterval(() => {
+  for (const element of document.querySelectorAll("time[data-countdown]")) {
+    const left = Math.round((Date.parse(element.getAttribute("datetime")) - Date.now()) / 1000);
+    if (!element.dataset.label) element.dataset.label = element.textContent;
+    element.textContent = left > 0 ? `${element.dataset.label} (in ${left} s)` : element.dataset.label;
+  }
+}, 1000);

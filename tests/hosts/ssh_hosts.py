@@ -1,119 +1,88 @@
-"""Real OpenSSH servers on loopback, each a Central host of its own.
+"""Real OpenSSH servers on loopback, each a Linux host running the simulated Central.
 
 Every host runs Debian's ``sshd`` inside a private mount namespace where ``/var/mmsuite`` is the
-host's own folder and ``/usr/local/sbin`` holds stand-ins for ``systemctl`` and ``mmcentrald``, so
-hacontrol's production paths and commands run unchanged. ``/root`` is an empty folder there, which
-keeps the machine's shell start-up files (pyenv: +80 ms a command) out of every command.
+host's own folder and ``/usr/local/sbin`` holds the simulator's stand-ins for ``systemctl`` and
+``mmcentrald`` (tests/hosts/central, written from the vendor's documentation), so hacontrol's
+production paths and commands run unchanged and Central behaves as the vendor documents it:
+heartbeats into a shared store, registration, sticky Active, failover after the allowed downtime.
+``/root`` is an empty folder there, which keeps the machine's shell start-up files (pyenv: +80 ms a
+command) out of every command.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.hosts.central import CentralStore, SimulatedCentralHost
 
 SSH_PORT = 2222
 # A non-root login for permission tests; '*' (not '!') so sshd does not see it as locked.
 TEST_USER = "hacontrol-test"
 SSHD = "/usr/sbin/sshd"
+DATABASE_SERVER = "db.example.com@mmsuite"
+# The shortest heartbeat settings the vendor allows (ha_tweaks_central: 5-15 and 20-120 s), so that
+# the failovers the tests wait for take 25 s, not 40.
 INITIAL_PREFERENCES = (
     '<Database value="postgresql"/>\n'
-    '<DatabaseServer value="db.example.com@mmsuite"/>\n'
+    f'<DatabaseServer value="{DATABASE_SERVER}"/>\n'
     '<DatabaseUsername value="mmsuite"/>\n'
+    '<HeartbeatInterval value="5"/>\n'
+    '<HeartbeatMaxAllowedDowntime value="20"/>\n'
 )
-
-SYSTEMCTL = r"""#!/bin/sh
-# Stand-in for systemctl, driving a pretend mmcentral service through files in its folder.
-dir=/var/mmsuite/mmcentral
-action=$1; unit=${2%.service}
-[ -e $dir/.hang ] && sleep 3600
-[ "$1" = start ] && [ -e $dir/.hang-start ] && sleep 3600
-if [ "$unit" != mmcentral ]; then echo "Unit $2.service could not be found." >&2; exit 4; fi
-state=$(cat $dir/.service 2>/dev/null || echo inactive)
-note() { echo "$1 $(date +%s.%N)" >> $dir/.events; }
-case "$action" in
-  stop) echo inactive > $dir/.service; note stop ;;
-  start|restart)
-    if [ -e $dir/.fail-start ] || [ -e $dir/.fail-start-once ]; then
-      rm -f $dir/.fail-start-once
-      echo failed > $dir/.service; note "$action-failed"
-      echo "Job for mmcentral.service failed because the control process exited with error code." >&2
-      exit 1
-    fi
-    echo active > $dir/.service; note "$action" ;;
-  is-active) echo "$state"; [ "$state" = active ] || exit 3 ;;
-  status) echo "* mmcentral.service - Men&Mice Central"; echo "   Active: $state"; [ "$state" = active ] || exit 3 ;;
-  *) echo "Unknown command verb $action." >&2; exit 1 ;;
-esac
-"""
-
-MMCENTRALD = r"""#!/bin/sh
-# Stand-in for Central's daemon: only -v is needed.
-if [ "$1" = -v ]; then echo "Men&Mice Central version $(cat /var/mmsuite/mmcentral/.version)"; exit 0; fi
-echo "usage: mmcentrald -v" >&2; exit 2
-"""
+# A freshly installed Central: the vendor's defaults, SQLite (central_sqlite), no cluster settings.
+FRESH_PREFERENCES = '<Database value="sqlite"/>\n'
 
 
 @dataclass
 class SSHHost:
-    """One test host: its address, folder, host key, and the sshd serving it."""
+    """One test host: its address, folder, host key, the sshd serving it and its Central."""
 
     address: str
     root: Path
+    central: SimulatedCentralHost
     port: int = SSH_PORT
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
-    def central(self) -> Path:
+    def data(self) -> Path:
         return self.root / "mmsuite" / "mmcentral"
 
     @property
     def preferences(self) -> Path:
-        return self.central / "preferences.cfg"
+        return self.data / "preferences.cfg"
 
     @property
     def host_key_line(self) -> str:
         return " ".join((self.root / "ssh_host_ed25519_key.pub").read_text().split()[:2])
 
     def events(self) -> list[str]:
-        """The service actions in order: 'stop', 'start', 'restart', 'start-failed'..."""
-        path = self.central / ".events"
-        return [line.split()[0] for line in path.read_text().splitlines()] if path.exists() else []
+        """The service actions asked of systemctl, in order: 'stop', 'start', 'restart', 'start-failed'..."""
+        return self.central.events()
 
     @property
     def service_state(self) -> str:
-        return (self.central / ".service").read_text().strip()
+        return self.central.service_state
 
-    def set_service(self, state: str) -> None:
-        (self.central / ".service").write_text(state + "\n")
-
-    def set_version(self, version: str) -> None:
-        (self.central / ".version").write_text(version + "\n")
-
-    def fault(self, name: str, on: bool = True) -> None:
-        """Switch a fault on or off: 'fail-start', 'fail-start-once', 'hang' or 'hang-start'."""
-        path = self.central / f".{name}"
-        if on:
-            path.touch()
-        else:
-            path.unlink(missing_ok=True)
+    def fault(self, name: str, on: bool | float = True) -> None:
+        self.central.fault(name, on)
 
     def backups(self) -> list[Path]:
-        return sorted(self.central.glob("preferences.cfg.hacontrol-*.bak"))
+        return sorted(self.data.glob("preferences.cfg.hacontrol-*.bak"))
 
-    def reset(self, preferences: str = INITIAL_PREFERENCES, version: str = "11.0.3") -> None:
+    def reset(self, preferences: str | bytes = INITIAL_PREFERENCES, version: str = "11.0.3", running: bool = True) -> None:
         """Back to a fresh, running, un-clustered Central."""
-        if self.central.exists():
-            shutil.rmtree(self.central)
-        self.central.mkdir(parents=True)
-        self.preferences.write_text(preferences)
-        self.set_version(version)
-        self.set_service("active")
+        self.central.reset(preferences, version=version, running=running)
+
+    def set_name(self, name: str) -> None:
+        """Add ClusterMemberName to the preferences, as the vendor's step 1 does by hand."""
+        self.preferences.write_text(self.preferences.read_text() + f'<ClusterMemberName value="{name}"/>\n')
 
     def write_config(self, key_name: str = "ssh_host_ed25519_key") -> None:
         (self.root / "sshd_config").write_text(
@@ -144,22 +113,49 @@ class SSHHost:
         )
         wait_for_port(self.address, self.port)
 
+    def namespace_pids(self) -> list[int]:
+        """Every process of the host's sshd namespace (sessions and what they started)."""
+        if self.process is None or self.process.poll() is not None:
+            return []
+        namespace = os.readlink(f"/proc/{self.process.pid}/ns/mnt")
+        found = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    if os.readlink(f"/proc/{pid}/ns/mnt") == namespace:
+                        found.append(int(pid))
+                except (FileNotFoundError, ProcessLookupError, PermissionError):
+                    pass
+        return found
+
     def stop(self) -> None:
-        """Kill the listener and every session it serves (all processes in its namespace)."""
+        """Stop sshd and every session it serves: the host no longer answers SSH, while Central
+        (started there or here) keeps running, as when only sshd dies."""
         if self.process is None:
             return
-        namespace = os.readlink(f"/proc/{self.process.pid}/ns/mnt") if self.process.poll() is None else None
+        sessions = [pid for pid in self.namespace_pids() if pid != self.central.pid]
         self.process.kill()
         self.process.wait()
-        if namespace:
-            for pid in os.listdir("/proc"):
-                if pid.isdigit():
-                    try:
-                        if os.readlink(f"/proc/{pid}/ns/mnt") == namespace:
-                            os.kill(int(pid), signal.SIGKILL)
-                    except (FileNotFoundError, ProcessLookupError, PermissionError):
-                        pass
+        for pid in sessions:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.process = None
+
+    def kill(self) -> None:
+        """The whole host dies: sshd, its sessions and Central."""
+        self.stop()
+        self.central.crash()
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (or resume) every process of the host's sshd: connections stay open, nothing answers."""
+        for pid in self.namespace_pids():
+            if pid != self.central.pid:
+                try:
+                    os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
 
     def change_host_key(self) -> None:
         """Restart with a brand-new host key, as a reinstalled (or impostor) host would."""
@@ -188,35 +184,41 @@ def make_client_key(base: Path) -> Path:
     key = base / "client_ed25519"
     if not key.exists():
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    shutil.copy(f"{key}.pub", base / "authorized_keys")
+    (base / "authorized_keys").write_text(Path(f"{key}.pub").read_text())
     # sshd reads authorized_keys as the logging-in user, who may not be root.
     base.chmod(0o755)
     (base / "authorized_keys").chmod(0o644)
     return key
 
 
-def make_hosts(base: Path, count: int, first: int = 10, network: str = "127.0.0.") -> list[SSHHost]:
-    """Create ``count`` hosts on <network><first>... and start them."""
+def host_python() -> str:
+    """An interpreter the hosts can run: inside them /root is an empty folder, so one installed
+    under /root (pyenv) is replaced by the system's (the stand-ins need only the standard library)."""
+    real = os.path.realpath(sys.executable)
+    return "/usr/bin/python3" if real.startswith("/root/") and os.path.exists("/usr/bin/python3") else real
+
+
+def make_hosts(base: Path, store: CentralStore, count: int, first: int = 10, network: str = "127.0.0.") -> list[SSHHost]:
+    """Create ``count`` hosts on <network><first>... with a running Central each, and start them."""
     Path("/run/sshd").mkdir(exist_ok=True)
     if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
         subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", "--password", "*", TEST_USER], check=True)
     Path("/var/mmsuite").mkdir(exist_ok=True)
     hosts = []
     for index in range(count):
-        root = base / f"host-{network}{first + index}"
+        address = f"{network}{first + index}"
+        root = base / f"host-{address}"
         (root / "home").mkdir(parents=True, exist_ok=True)
         # Inside the host only: the non-root test user may use sudo without a password.
         (root / "sudoers.d").mkdir(exist_ok=True)
         (root / "sudoers.d" / "hacontrol-test").write_text(f"{TEST_USER} ALL=(root) NOPASSWD: ALL\n")
         (root / "sudoers.d" / "hacontrol-test").chmod(0o440)
-        (root / "sbin").mkdir(exist_ok=True)
-        for name, script in [("systemctl", SYSTEMCTL), ("mmcentrald", MMCENTRALD)]:
-            (root / "sbin" / name).write_text(script)
-            (root / "sbin" / name).chmod(0o755)
         key = root / "ssh_host_ed25519_key"
         if not key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-        host = SSHHost(address=f"{network}{first + index}", root=root)
+        central = SimulatedCentralHost(root, address, store, python=host_python())
+        central.install()
+        host = SSHHost(address=address, root=root, central=central)
         host.reset()
         host.start()
         hosts.append(host)

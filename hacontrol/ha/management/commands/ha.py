@@ -1,78 +1,101 @@
 """`manage.py ha ...`: every panel action from the command line, for automation.
 
-Jobs started here run in this process (no worker needed), and are recorded, locked and audited
-like the ones started from the web. Exit code 0 on success, 1 with the error otherwise.
+Jobs started here run in this process (no worker needed), recorded, locked and audited like the
+ones started from the web, through the same actions. Ctrl-C (or SIGTERM) cancels a running job:
+it stops after the current step and undoes what ran; a second Ctrl-C stops the undo and says what
+is left. Exit code 0 on success, 1 with the error otherwise, 3 when a job is left waiting for a
+confirmation (``ha job confirm ID``).
 """
 
 from __future__ import annotations
 
 import getpass
+import json
 import os
-import threading
-import time
+import signal
+import sys
 from pathlib import Path
-from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
+from cryptography.fernet import Fernet
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from hacontrol.ha.jobs import ClusterBusy, create_job, fail_orphaned_jobs, run_job
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, StateChange, Upgrade
+from hacontrol.ha import actions
+from hacontrol.ha.errors import Refused
+from hacontrol.ha.jobs import run_here
+from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStatus, Member
+from hacontrol.ha.probe import check_dns, probe_cluster
+from hacontrol.ha.runner import JobRunner
+from hacontrol.ha.worker import run_worker
 from hacontrol.remote import HostKeyUnknown, RemoteError, open_connection
+
+WAITING_EXIT = 3
 
 
 def actor() -> str:
-    return os.environ.get("HACONTROL_ACTOR") or f"cli:{getpass.getuser()}"
+    """Who runs the command: the OS user always; HACONTROL_ACTOR, when set, beside it."""
+    user = f"cli:{getpass.getuser()}"
+    named = os.environ.get("HACONTROL_ACTOR", "").strip()
+    return f"{user} ({named})" if named else user
 
 
-def validation_message(error: ValidationError) -> str:
-    if hasattr(error, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in error.message_dict.items())
-    return " ".join(error.messages)
+def as_json(value) -> str:
+    return json.dumps(value, indent=2, default=str)
 
 
 class Command(BaseCommand):
-    help = "Manage Micetro Central HA clusters (same jobs as the web console)"
+    help = "Manage Micetro Central HA clusters (the same actions as the web console and the API)"
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="area", required=True)
-        cluster = sub.add_parser("cluster", help="create, list or delete clusters")
+        cluster = sub.add_parser("cluster", help="create, edit, list or delete clusters")
         cluster_sub = cluster.add_subparsers(dest="action", required=True)
         create = cluster_sub.add_parser("create")
         create.add_argument("name")
         create.add_argument("--dns-name", default="")
-        cluster_sub.add_parser("list")
+        create.add_argument("--dns-resolver", default="")
+        edit = cluster_sub.add_parser("edit")
+        edit.add_argument("name")
+        edit.add_argument("--dns-name")
+        edit.add_argument("--dns-resolver")
+        edit.add_argument("--notify-email")
+        edit.add_argument("--notify-webhook")
+        edit.add_argument("--reason", default="")
+        listing = cluster_sub.add_parser("list")
+        listing.add_argument("--json", action="store_true")
         delete = cluster_sub.add_parser("delete")
         delete.add_argument("name")
+        delete.add_argument("--reason", default="")
 
-        member = sub.add_parser("member", help="add or remove members (runs the procedure)")
+        member = sub.add_parser("member", help="add, edit or remove members (runs the procedure)")
         member_sub = member.add_subparsers(dest="action", required=True)
         add = member_sub.add_parser("add")
         add.add_argument("cluster")
         add.add_argument("name")
         add.add_argument("--address", required=True)
-        add.add_argument("--port", type=int)
-        add.add_argument("--platform", choices=["linux", "windows"], default="linux")
-        add.add_argument("--user", default=None)
-        add.add_argument("--key-file")
-        add.add_argument("--password-env", help="name of the variable holding the password")
-        add.add_argument("--host-key", default="")
-        add.add_argument("--accept-host-key", action="store_true")
-        add.add_argument("--priority", type=int)
-        add.add_argument("--preferences-path", default="")
-        add.add_argument("--winrm-auth", choices=["ntlm", "kerberos", "basic"], default="ntlm")
-        add.add_argument("--winrm-https", action="store_true")
+        self.connection_arguments(add)
+        add.add_argument("--accept-host-key", action="store_true", help="pin the key the host presents now (audited)")
+        add.add_argument("--registered", action="store_true",
+                         help="its name and priority are already in Micetro's High Availability configuration")
         add.add_argument("--reason", default="")
+        change = member_sub.add_parser("edit")
+        change.add_argument("cluster")
+        change.add_argument("name")
+        change.add_argument("--address")
+        self.connection_arguments(change)
+        change.add_argument("--registered", action="store_true", help="the new priority is already set in Micetro")
+        change.add_argument("--reason", default="")
         remove = member_sub.add_parser("remove")
         remove.add_argument("cluster")
         remove.add_argument("name")
-        remove.add_argument("--yes", action="store_true", help="confirm removing the primary")
+        remove.add_argument("--yes", action="store_true", help="confirm removing the Active member")
         remove.add_argument("--no-stop", action="store_true", help="leave Central running")
+        remove.add_argument("--forget", action="store_true", help="the host is gone for good: do not touch it")
+        remove.add_argument("--unregistered", action="store_true",
+                            help="it is already removed from Micetro's High Availability configuration")
         remove.add_argument("--reason", default="")
 
-        switch = sub.add_parser("switchover", help="make a member the Active primary")
+        switch = sub.add_parser("switchover", help="make a member the Active one (Set Active)")
         switch.add_argument("cluster")
         switch.add_argument("--to", required=True)
         switch.add_argument("--reason", default="")
@@ -80,10 +103,12 @@ class Command(BaseCommand):
         status = sub.add_parser("status", help="members and their states")
         status.add_argument("cluster")
         status.add_argument("--json", action="store_true")
-        check = sub.add_parser("check", help="probe every member now")
+        check = sub.add_parser("check", help="look at every member now; exit 1 when one does not serve")
         check.add_argument("cluster")
+        check.add_argument("--json", action="store_true")
         dns = sub.add_parser("dns", help="compare the round-robin DNS name with the members")
         dns.add_argument("cluster")
+        dns.add_argument("--json", action="store_true")
         tune = sub.add_parser("tune", help="apply heartbeat settings to every member (a job)")
         tune.add_argument("cluster")
         tune.add_argument("--interval", type=int, help="HeartbeatInterval, 5-15 s")
@@ -91,24 +116,51 @@ class Command(BaseCommand):
         tune.add_argument("--reason", default="")
         jobs = sub.add_parser("jobs", help="a cluster's jobs")
         jobs.add_argument("cluster")
-        job = sub.add_parser("job", help="one job with its steps")
-        job.add_argument("id", type=int)
+        jobs.add_argument("--json", action="store_true")
+        job = sub.add_parser("job", help="one job with its steps; confirm or cancel it")
+        job.add_argument("first", help="the job's number, or 'confirm' / 'cancel'")
+        job.add_argument("id", nargs="?", type=int)
+        job.add_argument("--reason", default="")
+        job.add_argument("--json", action="store_true")
+        audit = sub.add_parser("audit", help="the audit log, newest first")
+        audit.add_argument("--cluster")
+        audit.add_argument("--limit", type=int, default=50)
+        audit.add_argument("--json", action="store_true")
         upgrade = sub.add_parser("upgrade", help="update Central on every member, HA-safe (the wizard's steps)")
         upgrade.add_argument("cluster")
         upgrade.add_argument("--installer", help="installer file to copy to the hosts")
         upgrade.add_argument("--installer-on-hosts", help="or: the installer's path already on every host")
-        upgrade.add_argument("--version", dest="target_version", default="", help="target version (default: from the name)")
+        upgrade.add_argument("--version", dest="target_version", default="", help="target version (default: from the installer)")
         upgrade.add_argument("--yes", action="store_true", help="proceed without asking")
         upgrade.add_argument("--force", action="store_true", help="override failed pre-flight checks (audited)")
-        upgrade.add_argument("--resume", action="store_true", help="continue the open upgrade")
+        upgrade.add_argument("--resume", action="store_true", help="continue (retry) the open upgrade")
         upgrade.add_argument("--abort", action="store_true", help="abort the open upgrade")
         sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
         sub.add_parser("new-key", help="print a new key for HACONTROL_SECRET_KEY")
-        sub.add_parser("worker", help="run the background worker and the state monitor")
+        sub.add_parser("worker", help="run the background worker and the state monitor (same as `manage.py worker`)")
+
+    @staticmethod
+    def connection_arguments(parser) -> None:
+        parser.add_argument("--port", type=int)
+        parser.add_argument("--platform", choices=["linux", "windows"])
+        parser.add_argument("--user", dest="username")
+        parser.add_argument("--key-file")
+        parser.add_argument("--password-env", help="name of the variable holding the password")
+        parser.add_argument("--host-key")
+        parser.add_argument("--priority", type=int)
+        parser.add_argument("--preferences-path")
+        parser.add_argument("--sudo", dest="use_sudo", action="store_true", default=None)
+        parser.add_argument("--winrm-auth", choices=["ntlm", "kerberos", "basic"])
+        parser.add_argument("--winrm-https", action="store_true", default=None)
+        parser.add_argument("--allow-http-basic", dest="winrm_allow_http_basic", action="store_true", default=None)
+        parser.add_argument("--commands", help="JSON object of command overrides")
 
     def handle(self, *args, area: str, **options):
         handler = getattr(self, f"do_{area.replace('-', '_')}")
-        return handler(**options)
+        try:
+            return handler(**options)
+        except Refused as refusal:
+            raise CommandError(f"refused ({refusal.check}): {refusal.message}") from None
 
     # helpers ----------------------------------------------------------------------------
 
@@ -124,163 +176,250 @@ class Command(BaseCommand):
         except Member.DoesNotExist:
             raise CommandError(f"{cluster.name} has no member named {name!r}") from None
 
-    def run(self, kind: str, cluster: Cluster, member: Member | None, params: dict | None = None,
-            reason: str = "") -> None:
-        try:
-            job = create_job(kind, cluster, actor(), member=member, params=params, reason=reason)
-        except ClusterBusy as error:
-            raise CommandError(str(error)) from None
+    def run(self, job: Job) -> None:
+        """Run a job here until it ends (or waits), with Ctrl-C as cancel; exit as it ended."""
         self.stdout.write(f"job #{job.pk}: {job.title}")
-        status = run_job(job.pk, echo=self.stdout.write)
-        if status != Job.SUCCEEDED:
-            job.refresh_from_db()
-            raise CommandError(job.error)
+        runner = JobRunner(job.pk, echo=self.stdout.write, confirm=self.ask)
 
-    # actions ----------------------------------------------------------------------------
+        def interrupt(signum, frame):  # noqa: ARG001
+            if runner.interrupted.is_set():
+                self.stderr.write("second interrupt: stopping the undo; the job will say what is left undone")
+                runner.abandon_undo.set()
+                return
+            self.stderr.write("interrupted: cancelling after the current step, then undoing what ran "
+                              "(Ctrl-C again to stop the undo)")
+            runner.request_cancel(actor(), "interrupted at the command line")
+
+        previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            status = run_here(job, runner=runner)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        job.refresh_from_db()
+        if job.follow_up:
+            self.stdout.write("still to do by hand:\n" + job.follow_up)
+        if status == JobStatus.WAITING:
+            raise CommandError(f"job #{job.pk} waits for you; when done, run `python manage.py ha job confirm {job.pk}` "
+                               f"(or cancel it with `python manage.py ha job cancel {job.pk}`)", returncode=WAITING_EXIT)
+        if status != JobStatus.SUCCEEDED:
+            raise CommandError(job.error or status)
+
+    def ask(self, job: Job, instructions: dict) -> bool | None:
+        """The Micetro step a job waits for: done (True), cancel (False), or leave it waiting (None)."""
+        self.stdout.write(f"\n  In Micetro, do this now: {instructions['text']}\n  Where: {instructions['where']}")
+        self.stdout.write("  Done? [y]es, [n]o = cancel the job, [w]ait = leave it waiting: ", ending="")
+        self.stdout.flush()
+        answer = (sys.stdin.readline() or "").strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("n", "no"):
+            return False
+        return None
+
+    # clusters ---------------------------------------------------------------------------
 
     def do_cluster(self, action: str, **options):
         if action == "list":
-            for cluster in Cluster.objects.with_member_counts():
+            clusters = list(Cluster.objects.with_member_counts())
+            if options["json"]:
+                self.stdout.write(as_json([{"name": c.name, "dns_name": c.dns_name, "members": c.member_count,
+                                            "serving": c.serving_count} for c in clusters]))
+                return
+            for cluster in clusters:
                 self.stdout.write(f"{cluster.name}\t{cluster.dns_name or '-'}\t{cluster.member_count} members")
             return
+        if action == "create":
+            cluster = actions.create_cluster(actor(), name=options["name"], dns_name=options["dns_name"],
+                                             dns_resolver=options["dns_resolver"])
+            self.stdout.write(f"created cluster {cluster.name}")
+            return
+        cluster = self.cluster(options["name"])
         if action == "delete":
-            cluster = self.cluster(options["name"])
-            if cluster.members.exists():
-                raise CommandError(f"{cluster.name} still has members: remove them first")
-            AuditEvent.record(actor(), "cluster delete", cluster=cluster)
-            cluster.delete()
+            actions.delete_cluster(actor(), cluster, reason=options["reason"])
             self.stdout.write(f"deleted cluster {options['name']}")
             return
-        cluster = Cluster(name=options["name"], dns_name=options["dns_name"])
-        try:
-            cluster.full_clean()
-        except ValidationError as error:
-            raise CommandError(validation_message(error)) from None
-        cluster.save()
-        AuditEvent.record(actor(), "cluster create", cluster=cluster, detail=f"DNS name {cluster.dns_name or '-'}")
-        self.stdout.write(f"created cluster {cluster.name}")
+        changes = {k: v for k in ("dns_name", "dns_resolver", "notify_email", "notify_webhook")
+                   if (v := options.get(k)) is not None}
+        actions.edit_cluster(actor(), cluster, reason=options["reason"], **changes)
+        self.stdout.write(f"saved cluster {cluster.name}")
+
+    # members ----------------------------------------------------------------------------
+
+    def member_values(self, options: dict) -> dict:
+        values = {k: options.get(k) for k in ("address", "port", "platform", "username", "host_key", "priority",
+                                               "preferences_path", "use_sudo", "winrm_auth", "winrm_https",
+                                               "winrm_allow_http_basic")}
+        values = {k: v for k, v in values.items() if v is not None}
+        if options.get("key_file"):
+            values["private_key"] = Path(options["key_file"]).expanduser().read_text()
+        if options.get("password_env"):
+            values["password"] = os.environ.get(options["password_env"], "")
+            if not values["password"]:
+                raise CommandError(f"${options['password_env']} is empty")
+        if options.get("commands") is not None:
+            try:
+                values["commands"] = json.loads(options["commands"]) if options["commands"] else {}
+            except ValueError:
+                raise CommandError("--commands takes a JSON object, e.g. '{\"status\": \"systemctl is-active mmcentral\"}'") from None
+        return values
 
     def do_member(self, action: str, **options):
         cluster = self.cluster(options["cluster"])
         if action == "remove":
             member = self.member(cluster, options["name"])
-            if member.is_primary and cluster.members.count() > 1 and not options["yes"]:
-                raise CommandError(f"{member.name} is the primary and other members fail over to it: add --yes to remove it")
-            self.run("remove", cluster, member, {"stop": not options["no_stop"]}, options["reason"])
+            if options["forget"]:
+                job = actions.forget_member(actor(), member, confirm=True, unregistered=options["unregistered"],
+                                            reason=options["reason"])
+            else:
+                job = actions.remove_member(actor(), member, stop=not options["no_stop"], confirm_active=options["yes"],
+                                            unregistered=options["unregistered"], reason=options["reason"])
+            self.run(job)
             return
-        member = Member(
-            cluster=cluster, name=options["name"], address=options["address"], port=options["port"],
-            platform=options["platform"], username=options["user"] or ("root" if options["platform"] == "linux" else "Administrator"),
-            host_key=options["host_key"], preferences_path=options["preferences_path"],
-            priority=options["priority"] or cluster.next_priority(),
-            winrm_auth=options["winrm_auth"], winrm_https=options["winrm_https"],
-        )
-        if options["key_file"]:
-            member.private_key = Path(options["key_file"]).expanduser().read_text()
-        if options["password_env"]:
-            member.password = os.environ.get(options["password_env"], "")
-            if not member.password:
-                raise CommandError(f"${options['password_env']} is empty")
-        primary = cluster.primary()
-        if primary and member.priority <= primary.priority:
-            raise CommandError(f"a failover's priority must be higher than the primary {primary.name}'s ({primary.priority})")
-        try:
-            member.full_clean()
-        except ValidationError as error:
-            raise CommandError(validation_message(error)) from None
-        if options["accept_host_key"] and member.platform == "linux" and not member.host_key:
-            member.host_key = self.fetch_host_key(member)
-        with transaction.atomic():
-            member.save()
-        AuditEvent.record(actor(), "member add", cluster=cluster, member_name=member.name,
-                          detail=f"{member.address} priority {member.priority}", reason=options["reason"])
-        self.run("add", cluster, member, reason=options["reason"])
+        values = self.member_values(options)
+        if action == "edit":
+            member = self.member(cluster, options["name"])
+            job = actions.edit_member(actor(), member, reason=options["reason"], registered=options["registered"],
+                                      **values)
+            if job is None:
+                self.stdout.write(f"saved {member.name}")
+            else:
+                self.run(job)
+            return
+        values.setdefault("platform", "linux")
+        if options["accept_host_key"] and values["platform"] == "linux" and not values.get("host_key"):
+            values["host_key"] = self.fetch_host_key(cluster, options["name"], values)
+        job = actions.add_member(actor(), cluster, name=options["name"], registered=options["registered"],
+                                 reason=options["reason"], **values)
+        self.run(job)
 
-    def fetch_host_key(self, member: Member) -> str:
+    def fetch_host_key(self, cluster: Cluster, name: str, values: dict) -> str:
         """Connect once without a pinned key and pin what the host presents (audited)."""
+        probe = Member(cluster=cluster, name=name, **{k: v for k, v in values.items() if k != "priority"})
         try:
-            open_connection(member.connection_settings()).close()
+            open_connection(probe.connection_settings()).close()
         except HostKeyUnknown as error:
-            self.stdout.write(f"accepting host key {error.fingerprint} of {member.address}")
-            AuditEvent.record(actor(), "host key accepted", cluster=member.cluster, member_name=member.name,
+            self.stdout.write(f"accepting host key {error.fingerprint} of {probe.address}")
+            AuditEvent.record(actor(), "host key accepted", cluster=cluster, member_name=name,
                               detail=f"old none, new {error.fingerprint}")
             return error.presented_key
         except RemoteError as error:
             raise CommandError(str(error)) from None
-        raise CommandError(f"{member.address} was reached without a host key check; refusing")
+        raise CommandError(f"{probe.address} was reached without a host key check; refusing")
 
     def do_switchover(self, cluster: str, to: str, reason: str, **options):
         found = self.cluster(cluster)
-        self.run("switchover", found, self.member(found, to), reason=reason)
+        self.run(actions.switchover(actor(), self.member(found, to), reason=reason))
 
-    def do_status(self, cluster: str, json: bool, **options):
-        found = self.cluster(cluster)
-        panel = found.panel()
-        rows = [
+    # looking ------------------------------------------------------------------------------
+
+    def member_rows(self, cluster: Cluster) -> list[dict]:
+        running = cluster.running_job()
+        busy = set(running.affected) if running else set()
+        return [
             {
                 "name": m.name, "address": m.address, "priority": m.priority,
-                "state": "maintenance" if m.in_maintenance else m.state, "reason": m.state_reason,
-                "version": m.version, "last_checked": m.last_checked.isoformat() if m.last_checked else None,
+                "state": "maintenance" if m.pk in busy else m.state, "reason": m.state_reason,
+                "registered": m.registered, "version": m.version,
+                "last_checked": m.last_checked.isoformat() if m.last_checked else None,
                 "last_seen": m.last_seen.isoformat() if m.last_seen else None, "last_error": m.last_error,
                 "clock_skew": m.clock_skew,
             }
-            for m in panel["members"]
+            for m in cluster.members.all()
         ]
-        if json:
-            import json as json_module
 
-            self.stdout.write(json_module.dumps({"cluster": found.name, "members": rows}, indent=2))
-            return
+    def print_members(self, cluster: Cluster, as_json_output: bool) -> list[dict]:
+        rows = self.member_rows(cluster)
+        if as_json_output:
+            self.stdout.write(as_json({"cluster": cluster.name, "active": cluster.active_member.name
+                                       if cluster.active_member else None, "note": cluster.ha_note, "members": rows}))
+            return rows
         for row in rows:
             reason = f" ({row['reason']})" if row["reason"] else ""
             self.stdout.write(f"{row['name']:<20} {row['priority']:>6}  {row['state'].upper():<12}{reason}  "
                               f"{row['address']}  {row['version'] or '-'}")
+        if cluster.ha_note:
+            self.stdout.write(cluster.ha_note)
+        return rows
 
-    def do_check(self, cluster: str, **options):
-        from hacontrol.ha.probe import probe_cluster
+    def do_status(self, cluster: str, json: bool, **options):
+        self.print_members(self.cluster(cluster), json)
 
-        for member in probe_cluster(self.cluster(cluster)):
-            reason = f" ({member.state_reason})" if member.state_reason else ""
-            self.stdout.write(f"{member.name}: {member.get_state_display()}{reason}")
+    def do_check(self, cluster: str, json: bool, **options):
+        found = self.cluster(cluster)
+        probe_cluster(found)
+        found.refresh_from_db()
+        rows = self.print_members(found, json)
+        down = [row["name"] for row in rows if row["state"] in ("offline", "unknown")]
+        if down or (rows and found.active_member_id is None):
+            raise CommandError("not every member serves: " + ", ".join(down) if down else
+                               f"which member is Active is not known: {found.ha_note}")
 
-    def do_dns(self, cluster: str, **options):
-        from hacontrol.ha.probe import check_dns
-
+    def do_dns(self, cluster: str, json: bool, **options):
         found = self.cluster(cluster)
         if not found.dns_name:
-            raise CommandError(f"{found.name} has no DNS name: set one with the web console's Edit cluster")
+            raise CommandError(f"{found.name} has no DNS name: set one with `ha cluster edit {found.name} --dns-name NAME`")
         report = check_dns(found)
-        self.stdout.write(f"{report['name']} -> {', '.join(report['addresses']) or 'no address'}")
-        if report["error"]:
-            self.stdout.write(f"error: {report['error']}")
-        for row in report["members"]:
-            self.stdout.write(f"  {row['name']:<20} {row['address']:<40} {'present' if row['present'] else 'MISSING'}")
-        for address in report["extra"]:
-            self.stdout.write(f"  {'(no member)':<20} {address:<40} EXTRA")
+        if json:
+            self.stdout.write(as_json(report))
+        else:
+            self.stdout.write(f"{report['name']} -> {', '.join(report['addresses']) or 'no address'}")
+            if report["error"]:
+                self.stdout.write(f"error: {report['error']}")
+            for row in report["members"]:
+                self.stdout.write(f"  {row['name']:<20} {row['address']:<40} {'present' if row['present'] else 'MISSING'}")
+            for address in report["extra"]:
+                self.stdout.write(f"  {'(no member)':<20} {address:<40} EXTRA")
         if not report["ok"]:
             raise CommandError(f"{report['name']} does not match the members")
 
     def do_tune(self, cluster: str, interval: int | None, max_downtime: int | None, reason: str, **options):
-        found = self.cluster(cluster)
-        found.heartbeat_interval, found.heartbeat_max_downtime = interval, max_downtime
-        try:
-            found.full_clean()
-        except ValidationError as error:
-            raise CommandError(validation_message(error)) from None
-        found.save(update_fields=["heartbeat_interval", "heartbeat_max_downtime"])
-        self.run("tune", found, None, reason=reason)
+        self.run(actions.tune(actor(), self.cluster(cluster), interval=interval, max_downtime=max_downtime, reason=reason))
 
-    def do_jobs(self, cluster: str, **options):
-        for job in self.cluster(cluster).jobs.all()[:50]:
+    # jobs ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def job_row(job: Job) -> dict:
+        return {"id": job.pk, "title": job.title, "kind": job.kind, "status": job.status, "member": job.member_name,
+                "started_by": job.started_by, "created": job.created, "finished": job.finished, "error": job.error,
+                "follow_up": job.follow_up}
+
+    def do_jobs(self, cluster: str, json: bool, **options):
+        jobs = list(self.cluster(cluster).jobs.all()[:50])
+        if json:
+            self.stdout.write(as_json([self.job_row(job) for job in jobs]))
+            return
+        for job in jobs:
             self.stdout.write(f"#{job.pk}\t{job.status}\t{job.created:%Y-%m-%d %H:%M:%S}\t{job.started_by}\t{job.title}")
 
-    def do_job(self, id: int, **options):
-        try:
-            job = Job.objects.get(pk=id)
-        except Job.DoesNotExist:
-            raise CommandError(f"no job #{id}") from None
+    def do_job(self, first: str, id: int | None, reason: str, json: bool, **options):
+        if first in ("confirm", "cancel"):
+            if id is None:
+                raise CommandError(f"give the job's number: ha job {first} ID")
+            job = self.find_job(id)
+            if first == "confirm":
+                self.run(actions.confirm_job(actor(), job))
+                return
+            job = actions.cancel_job(actor(), job, reason=reason)
+            if job.status == JobStatus.QUEUED:
+                self.stdout.write(f"job #{job.pk}: undoing what it did")
+                run_here(job, echo=self.stdout.write)
+            elif job.status == JobStatus.RUNNING:
+                self.stdout.write(f"job #{job.pk} stops after its current step and undoes what ran")
+            job.refresh_from_db()
+            self.stdout.write(f"job #{job.pk} {job.status}" + (f": {job.error}" if job.error else ""))
+            return
+        if not first.isdigit():
+            raise CommandError("give a job number, or 'confirm ID' / 'cancel ID'")
+        job = self.find_job(int(first))
+        steps = list(job.steps.all())
+        if json:
+            self.stdout.write(as_json({**self.job_row(job), "steps": [
+                {"position": s.position, "name": s.name, "status": s.status, "output": s.output, "error": s.error,
+                 "instructions": s.instructions} for s in steps]}))
+            return
         self.stdout.write(f"job #{job.pk}: {job.title} ({job.status}) by {job.started_by}")
-        for step in job.steps.all():
+        for step in steps:
             self.stdout.write(f"[{step.position}] {step.status:<9} {step.name}")
             for line in step.output.splitlines():
                 self.stdout.write(f"      {line}")
@@ -288,64 +427,73 @@ class Command(BaseCommand):
                 self.stdout.write(f"      error: {step.error}")
         if job.error:
             self.stdout.write(f"error: {job.error}")
+        if job.follow_up:
+            self.stdout.write("still to do by hand:\n" + job.follow_up)
+
+    def find_job(self, job_id: int) -> Job:
+        try:
+            return Job.objects.select_related("cluster").get(pk=job_id)
+        except Job.DoesNotExist:
+            raise CommandError(f"no job #{job_id}") from None
+
+    def do_audit(self, cluster: str | None, limit: int, json: bool, **options):
+        events = AuditEvent.objects.all()
+        if cluster:
+            events = events.filter(cluster_name=cluster)
+        rows = [{"when": e.when, "actor": e.actor, "action": e.action, "cluster": e.cluster_name,
+                 "member": e.member_name, "outcome": e.outcome, "detail": e.detail, "reason": e.reason}
+                for e in events[:limit]]
+        if json:
+            self.stdout.write(as_json(rows))
+            return
+        for row in rows:
+            self.stdout.write(f"{row['when']:%Y-%m-%d %H:%M:%S}  {row['actor']:<20} {row['action']:<22} {row['outcome']:<9} "
+                              f"{row['cluster']} {row['member']} {row['detail']}")
+
+    # upgrades -------------------------------------------------------------------------------
 
     def do_upgrade(self, cluster: str, installer: str | None, installer_on_hosts: str | None, target_version: str,
                    yes: bool, force: bool, resume: bool, abort: bool, **options):
-        from django.core.files import File
-
-        from hacontrol.ha.upgrade import (
-            UpgradeError,
-            abort_job,
-            override_preflight,
-            stage_job,
-            start_upgrade,
-            store_installer,
-        )
-
         found = self.cluster(cluster)
-        current = found.upgrades.filter(status__in=Upgrade.OPEN_STATUSES).first()
-        try:
-            if abort or resume:
-                if current is None:
-                    raise CommandError(f"{found.name} has no open upgrade")
-                if abort:
-                    self.run_upgrade_job(abort_job(current, actor()))
-                    self.stdout.write(f"upgrade #{current.pk} aborted; the stopped secondaries run again")
-                    return
+        current = found.open_upgrade()
+        if abort or resume:
+            if current is None:
+                raise CommandError(f"{found.name} has no open upgrade")
+            if abort:
+                self.run(actions.abort_upgrade(actor(), current))
+                self.stdout.write(f"upgrade #{current.pk} aborted; the cluster runs again on the old version")
+                return
+        else:
+            if current is not None:
+                raise CommandError(f"upgrade #{current.pk} of {found.name} is open: use --resume or --abort")
+            if not yes:
+                raise CommandError("this stops and upgrades Central on every member: add --yes to proceed")
+            stored = None
+            if installer:
+                with open(installer, "rb") as handle:
+                    stored = actions.store_installer(iter(lambda: handle.read(1024 * 1024), b""), Path(installer).name)
+                self.stdout.write(f"installer {stored['installer_name']}: sha256 {stored['installer_sha256']}, "
+                                  f"{stored['installer_size']} bytes")
+            current = actions.start_upgrade(actor(), found, installer=stored, installer_host_path=installer_on_hosts or "",
+                                            target_version=target_version)
+            self.stdout.write(f"upgrade #{current.pk} of {found.name} to {current.target_version}")
+        while current.is_open:
+            if current.status == "failed" and current.stage == 0 and force:
+                actions.override_preflight(actor(), current, reason="overridden with --force on the command line")
+            elif current.status == "failed" and not resume:
+                raise CommandError(f"upgrade #{current.pk} stopped: {current.error}\n"
+                                   "fix the cause, then --resume (retries the step) or --abort")
             else:
-                if current is not None:
-                    raise CommandError(f"upgrade #{current.pk} of {found.name} is open: use --resume or --abort")
-                if bool(installer) == bool(installer_on_hosts):
-                    raise CommandError("give --installer FILE or --installer-on-hosts PATH")
-                if not yes:
-                    raise CommandError("this stops and upgrades Central on every member: add --yes to proceed")
-                stored: dict[str, Any] = {}
-                if installer:
-                    with open(installer, "rb") as handle:
-                        path, sha256, size = store_installer(File(handle, name=Path(installer).name))
-                    stored = {"installer_file": str(path), "installer_sha256": sha256, "installer_size": size}
-                    self.stdout.write(f"installer {Path(installer).name}: sha256 {sha256}, {size} bytes")
-                name = Path(installer or installer_on_hosts or "").name
-                current = start_upgrade(found, actor(), installer_name=name, target_version=target_version,
-                                        installer_host_path=installer_on_hosts or "", **stored)
-                self.stdout.write(f"upgrade #{current.pk} of {found.name} to {current.target_version}")
-            while current.is_open:
-                if current.status == Upgrade.FAILED and current.stage == 0 and force:
-                    override_preflight(current, actor(), "overridden with --force on the command line")
-                elif current.status == Upgrade.FAILED and not resume:
-                    raise CommandError(f"upgrade #{current.pk} stopped: {current.error}\n"
-                                       "fix the cause, then --resume (retries the step) or --abort")
-                else:
-                    resume = False
-                    self.run_upgrade_job(stage_job(current, actor()))
-                current.refresh_from_db()
-        except (UpgradeError, ClusterBusy) as error:
-            raise CommandError(str(error)) from None
+                resume = False
+                try:
+                    self.run(actions.run_upgrade_stage(actor(), current))
+                except CommandError as error:
+                    if error.returncode == WAITING_EXIT:
+                        raise
+            current.refresh_from_db()
         self.stdout.write(f"upgrade #{current.pk} {current.status}: {current.versions_after}")
 
-    def run_upgrade_job(self, job: Job) -> None:
-        self.stdout.write(f"job #{job.pk}: {job.title}")
-        run_job(job.pk, echo=self.stdout.write)
+    # keys and the worker ------------------------------------------------------------------------
 
     def do_rotate_keys(self, **options):
         """Every secret is decrypted with whichever configured key works and saved again, which
@@ -359,42 +507,8 @@ class Command(BaseCommand):
         self.stdout.write(f"re-encrypted the credentials of {count} member(s) with the newest key")
 
     def do_new_key(self, **options):
-        from cryptography.fernet import Fernet
-
         self.stdout.write(Fernet.generate_key().decode())
 
     def do_worker(self, **options):
-        from django.core.management import call_command
+        run_worker()
 
-        orphaned = fail_orphaned_jobs()
-        if orphaned:
-            self.stdout.write(f"marked {orphaned} job(s) of a dead worker failed")
-        threading.Thread(target=monitor_forever, daemon=True, name="state-monitor").start()
-        call_command("db_worker", "--no-reload", "--interval", "0.5")
-
-
-def monitor_forever() -> None:
-    """Probe every member of every cluster, in parallel, every HACONTROL_PROBE_INTERVAL s."""
-    import logging
-
-    from django.db import close_old_connections
-
-    from hacontrol.ha.probe import check_dns, probe_clusters
-
-    log = logging.getLogger("hacontrol.monitor")
-    rounds = 0
-    while True:
-        started = time.monotonic()
-        close_old_connections()
-        try:
-            if rounds % 240 == 0:
-                StateChange.objects.prune()
-            rounds += 1
-            clusters = list(Cluster.objects.all())
-            probe_clusters(clusters)
-            for cluster in clusters:
-                if cluster.dns_name:
-                    check_dns(cluster)
-        except Exception:  # noqa: BLE001 - the monitor outlives any one failed round
-            log.exception("probing the clusters failed")
-        time.sleep(max(0.0, settings.HACONTROL_PROBE_INTERVAL - (time.monotonic() - started)))

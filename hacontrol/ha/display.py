@@ -1,0 +1,117 @@
+"""What the pages show, built in a fixed number of queries: the panel, the wizard, a job."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from django.utils import timezone as django_timezone
+
+from hacontrol.ha.models import Cluster, Job, JobKind, Member, StateChange, Upgrade, UpgradeStatus
+from hacontrol.ha.procedures import REGISTRY
+from hacontrol.lib.timeline import Segment, segments
+
+
+def timeline(cluster: Cluster, members: list[Member], hours: int = 24) -> list[tuple[Member, list[Segment]]]:
+    """Each member's states over the last ``hours`` as bars, from one query."""
+    end = django_timezone.now()
+    start = end - timedelta(hours=hours)
+    changes: dict[int, list] = {m.pk: [] for m in members}
+    for change in StateChange.objects.filter(member__cluster=cluster, when__gte=start).order_by("when"):
+        changes[change.member_id].append((change.when, change.from_state, change.to_state))
+    return [(m, segments(m.state, changes[m.pk], start, end)) for m in members]
+
+
+def heartbeat_disagreement(cluster: Cluster, members: list[Member]) -> list[Member]:
+    """Members whose heartbeat settings differ from the cluster's (or from each other's)."""
+    wanted = {k: str(v) for k, v in [("HeartbeatInterval", cluster.heartbeat_interval),
+                                     ("HeartbeatMaxAllowedDowntime", cluster.heartbeat_max_downtime)] if v}
+    seen = [m for m in members if m.last_checked]
+    if wanted:
+        return [m for m in seen if any(m.heartbeat_settings.get(k) != v for k, v in wanted.items())]
+    distinct = {tuple(sorted(m.heartbeat_settings.items())) for m in seen}
+    return seen if len(distinct) > 1 else []
+
+
+def failover_view(cluster: Cluster) -> dict | None:
+    """The failover in progress, with its deadline as a time, for the banner's countdown."""
+    failover = cluster.failover or {}
+    if not failover.get("latest"):
+        return None
+    return {**failover, "latest_at": datetime.fromtimestamp(failover["latest"], timezone.utc)}
+
+
+def panel(cluster: Cluster, *, fragment: bool = False) -> dict:
+    """Everything the Manage High Availability panel shows; the live ``fragment`` (the members
+    table) needs neither the recent jobs nor the change list."""
+    members = list(cluster.members.for_display())
+    running = cluster.running_job()
+    busy = set(running.affected) if running else set()
+    for member in members:
+        member.in_maintenance = member.pk in busy  # type: ignore[attr-defined]
+    context = {
+        "members": members,
+        "timeline": timeline(cluster, members),
+        "heartbeat_disagreement": heartbeat_disagreement(cluster, members),
+        "running_job": running,
+        "waiting_step": running.waiting_step() if running and running.is_waiting else None,
+        "open_upgrade": cluster.open_upgrade(),
+        "skewed": [m for m in members if m.clock_skew_warning],
+        "failover": failover_view(cluster),
+        "insecure": [m for m in members if m.insecure_transport],
+    }
+    if not fragment:
+        context["recent_jobs"] = list(cluster.jobs.all()[:5])
+        context["recent_changes"] = list(StateChange.objects.filter(member__cluster=cluster).select_related("member")[:10])
+    return context
+
+
+STAGE_TEXTS = {
+    JobKind.UPGRADE_PREFLIGHT: "Check every member is reachable, exactly one is Active, automatic update is off, versions "
+                               "are known, the installer fits the platform, each host has room for it, and no other "
+                               "job runs.",
+    JobKind.UPGRADE_FINAL: "Check every member reports {version}, one is Active and the rest Standby.",
+}
+
+
+def describe_upgrade(upgrade: Upgrade) -> dict:
+    """What the wizard page shows: every stage with its state and what it will do, the job of the
+    current stage if one runs, and the jobs run so far (one query for all of them)."""
+    jobs = list(upgrade.jobs.prefetch_related("steps").order_by("created", "pk"))
+    members = upgrade.members()
+    primary, secondaries = (members[0].name, [m.name for m in members[1:]]) if members else ("", [])
+    stages = []
+    for index, (kind, member) in enumerate(upgrade.stages()):
+        if member is not None:
+            title = f"Upgrade the primary {member.name}" if member.name == primary else f"Upgrade secondary {member.name}"
+            text = (f"Copy {upgrade.installer_name} into a private folder on {member.name} (its SHA-256 checked there), "
+                    f"run the installer, remove it, then check Central runs again and reports {upgrade.target_version}.")
+        elif kind == JobKind.UPGRADE_STOP:
+            title = "Stop every secondary"
+            text = (f"Stop Central on every secondary ({', '.join(secondaries) or 'none'}) and check each stopped. "
+                    f"The primary {primary} keeps serving.")
+        else:
+            title = JobKind(kind).label.replace("Upgrade: ", "").capitalize()
+            text = STAGE_TEXTS[kind].format(version=upgrade.target_version)
+        stage_jobs = [job for job in jobs if job.params.get("stage") == index and job.kind == kind]
+        if upgrade.status == UpgradeStatus.SUCCEEDED or index < upgrade.stage:
+            state = "done"
+        elif index == upgrade.stage and upgrade.is_open:
+            state = "current"
+        else:
+            state = "pending"
+        stages.append({"index": index + 1, "title": title, "text": text, "state": state, "jobs": stage_jobs})
+    live_job = next((job for job in jobs if job.is_active), None)
+    return {"stages": stages, "live_job": live_job, "jobs": jobs, "primary_upgraded": bool(members) and
+            upgrade.versions_after.get(primary) == upgrade.target_version}
+
+
+def job_page(job: Job) -> dict:
+    """A job with its steps and what the page offers: retry an add, confirm a Micetro step."""
+    steps = list(job.steps.all())
+    return {
+        "job": job, "steps": steps, "cluster": job.cluster,
+        "description": REGISTRY[JobKind(job.kind)].description,
+        "waiting": next((step for step in steps if step.status == "waiting"), None),
+        "deadline": next((step.deadline for step in steps if step.deadline and step.status == "running"), None),
+        "can_retry": job.status == "failed" and job.kind == JobKind.ADD and bool(job.params.get("form")),
+    }

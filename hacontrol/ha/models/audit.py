@@ -1,0 +1,103 @@
+"""The audit trail, the state history, sign-in failures and leases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from hacontrol.ha.models.choices import Outcome, State
+from hacontrol.ha.models.cluster import Cluster
+from hacontrol.ha.models.member import Member
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, to which cluster or member, and how it ended. Never deleted with them."""
+
+    OK, FAILED, REFUSED = Outcome.OK, Outcome.FAILED, Outcome.REFUSED
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=150, help_text="user name, cli:<os user>, or 'system' for the monitor")
+    action = models.CharField(max_length=100)
+    cluster = models.ForeignKey(Cluster, null=True, blank=True, on_delete=models.SET_NULL)
+    cluster_name = models.CharField(max_length=100, blank=True)
+    member_name = models.CharField(max_length=63, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    detail = models.TextField(blank=True)
+    reason = models.TextField(blank=True, help_text="Why the administrator did it")
+
+    class Meta:
+        ordering = ["-when", "-pk"]
+
+    @classmethod
+    def record(cls, actor, action: str, *, cluster: Cluster | None = None, member_name: str = "",
+               outcome: str = Outcome.OK, detail: str = "", reason: str = "") -> AuditEvent:
+        """Write one event; ``actor`` is a user, a name, or None for the system."""
+        if actor is None:
+            actor_name = "system"
+        elif isinstance(actor, str):
+            actor_name = actor
+        else:
+            actor_name = actor.get_username() or "anonymous"
+        return cls.objects.create(
+            actor=actor_name[:150], action=action, cluster=cluster,
+            cluster_name=cluster.name if cluster else "", member_name=member_name,
+            outcome=outcome, detail=detail, reason=reason,
+        )
+
+
+class StateChangeQuerySet(models.QuerySet):
+    def prune(self) -> int:
+        """Forget changes older than HACONTROL_HISTORY_DAYS; returns how many went."""
+        cutoff = timezone.now() - timedelta(days=settings.HACONTROL_HISTORY_DAYS)
+        return self.filter(when__lt=cutoff).delete()[0]
+
+
+class StateChange(models.Model):
+    """A member moved from one state to another, as a look at the hosts found it."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="state_changes")
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+    from_state = models.CharField(max_length=12, choices=State.choices)
+    to_state = models.CharField(max_length=12, choices=State.choices)
+    reason = models.CharField(max_length=500, blank=True)
+
+    objects = StateChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-when"]
+
+
+class SignInFailure(models.Model):
+    """A failed sign-in, kept to throttle password guessing per user name and per address."""
+
+    when = models.DateTimeField(default=timezone.now, db_index=True)
+    username = models.CharField(max_length=150, db_index=True)
+    address = models.CharField(max_length=45, db_index=True)
+
+    WINDOW = timedelta(minutes=15)
+    LIMIT = 5
+
+    @classmethod
+    def record(cls, username: str, address: str) -> None:
+        """Keep one failure; failures older than the window no longer matter and are dropped."""
+        cls.objects.filter(when__lt=timezone.now() - cls.WINDOW).delete()
+        cls.objects.create(username=username, address=address)
+
+    @classmethod
+    def too_many(cls, username: str, address: str) -> bool:
+        """Five failures in fifteen minutes for the name, or twenty for the address, lock it."""
+        since = timezone.now() - cls.WINDOW
+        recent = cls.objects.filter(when__gte=since)
+        return recent.filter(username=username).count() >= cls.LIMIT or \
+            recent.filter(address=address).count() >= 4 * cls.LIMIT
+
+
+class Lease(models.Model):
+    """A named lease held by one process at a time (the state monitor's), taken over by another
+    once it expires: several workers, on several machines, probe the hosts exactly once."""
+
+    name = models.CharField(max_length=50, unique=True)
+    owner = models.CharField(max_length=200, blank=True)
+    expires = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,211 @@
+"""A member of a cluster: one Central instance, its host, how to reach it, what was last seen."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from hacontrol.ha.fields import EncryptedTextField
+from hacontrol.ha.models.choices import SERVING_STATES, Platform, State
+from hacontrol.ha.models.cluster import MAX_PRIORITY, Cluster
+from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint, normalise_host_key
+from hacontrol.lib.names import address_problem, member_name_problem
+from hacontrol.remote import HostSettings
+from hacontrol.remote.commands import PlatformCommands
+
+DEFAULT_PREFERENCES_PATH = {
+    Platform.LINUX: "/var/mmsuite/mmcentral/preferences.cfg",
+    Platform.WINDOWS: r"C:\ProgramData\Men and Mice\Central\preferences.cfg",
+}
+SSH_PORT, WINRM_HTTP_PORT, WINRM_HTTPS_PORT = 22, 5985, 5986
+
+
+class MemberQuerySet(models.QuerySet):
+    def for_display(self) -> MemberQuerySet:
+        """Only what the panel shows: credentials are neither loaded nor decrypted."""
+        return self.only(
+            "cluster_id", "name", "priority", "address", "platform", "state", "state_reason", "version",
+            "clock_skew", "heartbeat_settings", "last_checked", "last_seen", "host_key", "presented_host_key",
+            "registered", "winrm_https", "winrm_auth", "winrm_allow_http_basic",
+        )
+
+
+class Member(models.Model):
+    """One Central instance in a cluster, named on its host by ``ClusterMemberName``.
+
+    ``registered`` records that an administrator confirmed the name and priority are entered in
+    Micetro's own High Availability configuration (no documented API does it): Central counts
+    only registered names as HA members.
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="members")
+    name = models.CharField("ClusterMemberName", max_length=63)
+    priority = models.PositiveIntegerField(
+        help_text="Unique in the cluster; the lowest (10 by convention) is the primary"
+    )
+    address = models.CharField(max_length=253, help_text="Host name or IP address")
+    port = models.PositiveIntegerField(null=True, blank=True, help_text="22 for SSH; 5985 (HTTP) or 5986 (HTTPS) for WinRM")
+    platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.LINUX)
+    username = models.CharField(max_length=100, default="root")
+    password = EncryptedTextField(blank=True)
+    private_key = EncryptedTextField("SSH private key", blank=True)
+    key_passphrase = EncryptedTextField("SSH key passphrase", blank=True)
+    host_key = models.TextField(
+        "pinned SSH host key", blank=True, help_text="'ssh-ed25519 AAAA…' as in known_hosts"
+    )
+    presented_host_key = models.TextField(
+        blank=True, help_text="The key the host last offered that did not match the pinned one"
+    )
+    use_sudo = models.BooleanField(default=False, help_text="Run commands through sudo -n")
+    winrm_https = models.BooleanField("WinRM over HTTPS", default=False)
+    winrm_auth = models.CharField(
+        "WinRM authentication", max_length=10, default="ntlm",
+        choices=[("ntlm", "NTLM"), ("kerberos", "Kerberos"), ("basic", "Basic")],
+    )
+    winrm_ca_file = models.CharField("WinRM CA bundle", max_length=500, blank=True)
+    winrm_allow_http_basic = models.BooleanField(
+        "allow Basic authentication over plain HTTP", default=False,
+        help_text="Sends the password readable by anyone on the path; only for a lab",
+    )
+    preferences_path = models.CharField(max_length=500, blank=True)
+    commands = models.JSONField(default=dict, blank=True, help_text="Overrides of platform commands")
+    registered = models.BooleanField(
+        "registered in Micetro", default=False,
+        help_text="Its name and priority are entered in Micetro's High Availability configuration",
+    )
+    state = models.CharField(max_length=12, choices=State.choices, default=State.UNKNOWN)
+    state_reason = models.CharField(max_length=500, blank=True)
+    version = models.CharField(max_length=50, blank=True)
+    clock_skew = models.FloatField(null=True, blank=True, help_text="Host clock minus ours, seconds")
+    heartbeat_settings = models.JSONField(default=dict, blank=True)
+    findings = models.JSONField(default=dict, blank=True, help_text="What the last look at the host found")
+    service_started = models.DateTimeField(null=True, blank=True, help_text="When Central's service last started")
+    serving_since = models.DateTimeField(null=True, blank=True, help_text="First look of the current serving streak")
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True, help_text="Last look that found it serving as itself")
+    last_error = models.TextField(blank=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["priority"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "name"], name="member_name_unique_in_cluster",
+                violation_error_message="A member with this name already exists in the cluster.",
+            ),
+            models.UniqueConstraint(
+                fields=["cluster", "priority"], name="member_priority_unique_in_cluster",
+                violation_error_message="Another member of the cluster has this priority.",
+            ),
+            models.UniqueConstraint(
+                fields=["cluster", "address"], name="member_address_unique_in_cluster",
+                violation_error_message="Another member of the cluster has this address.",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1) & Q(priority__lte=MAX_PRIORITY),
+                name="member_priority_in_range",
+                violation_error_message=f"Priority must be between 1 and {MAX_PRIORITY}.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.address})"
+
+    def clean(self) -> None:
+        problems = {}
+        if problem := member_name_problem(self.name or ""):
+            problems["name"] = problem
+        if problem := address_problem(self.address or ""):
+            problems["address"] = problem
+        if self.port is not None and not 1 <= self.port <= 65535:
+            problems["port"] = "a port is 1 to 65535"
+        if self.host_key:
+            try:
+                self.host_key = normalise_host_key(self.host_key)
+            except HostKeyFormatError as error:
+                problems["host_key"] = str(error)
+        if any(c in self.preferences_path for c in "\r\n\x00\"") or (
+                self.platform == Platform.WINDOWS and any(c in self.preferences_path for c in "%^&|<>")):
+            problems["preferences_path"] = "a path cannot hold line breaks, quotes or (on Windows) % ^ & | < >"
+        try:
+            PlatformCommands.check_overrides(self.platform, self.commands)
+        except ValueError as error:
+            problems["commands"] = str(error)
+        if self.platform == Platform.WINDOWS and self.winrm_auth == "basic" and not self.winrm_https \
+                and not self.winrm_allow_http_basic:
+            problems["winrm_auth"] = ("Basic authentication over plain HTTP sends the password in clear: use HTTPS, "
+                                      "NTLM or Kerberos, or tick 'allow Basic authentication over plain HTTP'")
+        if problems:
+            raise ValidationError(problems)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        if self.platform == Platform.WINDOWS:
+            return WINRM_HTTPS_PORT if self.winrm_https else WINRM_HTTP_PORT
+        return SSH_PORT
+
+    @property
+    def effective_preferences_path(self) -> str:
+        return self.preferences_path or DEFAULT_PREFERENCES_PATH[Platform(self.platform)]
+
+    @property
+    def platform_commands(self) -> PlatformCommands:
+        """The commands that control Central on this member: platform defaults, overridden."""
+        return PlatformCommands.for_platform(self.platform, self.commands)
+
+    @property
+    def is_primary(self) -> bool:
+        """Whether it has the lowest priority (the vendor's "primary")."""
+        return not self.cluster.members.filter(priority__lt=self.priority).exists()
+
+    @property
+    def is_serving(self) -> bool:
+        return self.state in SERVING_STATES
+
+    @property
+    def clock_skew_warning(self) -> bool:
+        return self.clock_skew is not None and abs(self.clock_skew) > settings.HACONTROL_CLOCK_SKEW_WARNING
+
+    @property
+    def insecure_transport(self) -> bool:
+        """Basic authentication over plain HTTP: the password crosses the network readable."""
+        return self.platform == Platform.WINDOWS and self.winrm_auth == "basic" and not self.winrm_https
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        return _fingerprint_or_blank(self.host_key)
+
+    @property
+    def presented_key_fingerprint(self) -> str:
+        return _fingerprint_or_blank(self.presented_host_key)
+
+    def secret_values(self) -> set[str]:
+        """The stored credentials as they could appear in output: whole values, key lines."""
+        found = {v for v in (self.password, self.key_passphrase) if v and len(v) >= 4}
+        found.update(line for line in self.private_key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line)
+        return found
+
+    def connection_settings(self) -> HostSettings:
+        """What the remote layer needs to reach this member's host."""
+        return HostSettings(
+            platform=self.platform, address=self.address, port=self.effective_port,
+            username=self.username, password=self.password, private_key=self.private_key,
+            key_passphrase=self.key_passphrase, host_key=self.host_key,
+            preferences_path=self.effective_preferences_path, use_sudo=self.use_sudo,
+            winrm_https=self.winrm_https, winrm_auth=self.winrm_auth,
+            winrm_ca_file=self.winrm_ca_file, commands=self.commands,
+            timeout=settings.HACONTROL_COMMAND_TIMEOUT,
+            connect_timeout=settings.HACONTROL_CONNECT_TIMEOUT,
+        )
+
+
+def _fingerprint_or_blank(line: str) -> str:
+    try:
+        return fingerprint(line) if line else ""
+    except HostKeyFormatError:
+        return "(not a valid key)"

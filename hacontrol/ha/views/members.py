@@ -1,0 +1,136 @@
+"""Member actions from the panel: add, edit, remove, forget, Set Active, accept a host key."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from hacontrol.ha import actions
+from hacontrol.ha.access import admin_required
+from hacontrol.ha.forms import AcceptKeyForm, ForgetMemberForm, MemberForm, ReasonForm, RemoveMemberForm
+from hacontrol.ha.models import Cluster, JobKind, Member
+from hacontrol.ha.views.common import actor, attempt, form_page, go, posted, to_job
+
+ADD_CLI = ("ha member add {cluster} NAME --address ADDR --priority N [--key-file F] [--host-key 'TYPE BASE64'] "
+           "[--registered]")
+
+
+@sensitive_post_parameters("password", "private_key", "key_passphrase")
+@admin_required
+def member_add(request, cluster_id: int):
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    retry = cluster.jobs.filter(pk=request.GET.get("retry"), kind=JobKind.ADD).first() if request.GET.get("retry") else None
+    form = MemberForm(posted(request), cluster=cluster, initial=retry.params.get("form") if retry else None)
+    if request.method == "POST" and form.is_valid():
+        values = form.action_values()
+        # Kept so a failed add can be tried again without typing it all (secrets excepted).
+        entered = {k: v for k, v in values.items() if k not in actions.SECRET_FIELDS}
+        job = attempt(request, lambda: actions.add_member(
+            actor(request), cluster, reason=form.cleaned_data["reason"], registered=form.cleaned_data["registered"],
+            form=entered, **values), form)
+        if job:
+            return to_job(request, job)
+    return form_page(request, "ha/member_form.html", {
+        "form": form, "cluster": cluster, "retry": retry, "first": not cluster.members.exists(),
+        "cli": ADD_CLI.format(cluster=cluster.name),
+    })
+
+
+@sensitive_post_parameters("password", "private_key", "key_passphrase")
+@admin_required
+def member_edit(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = MemberForm(posted(request), instance=member, cluster=member.cluster)
+    if request.method == "POST" and form.is_valid():
+        result = attempt(request, lambda: actions.edit_member(
+            actor(request), member, reason=form.cleaned_data["reason"], **form.action_values()) or "saved", form)
+        if result == "saved":
+            return go(request, member.cluster.get_absolute_url())
+        if result:
+            return to_job(request, result)
+    return form_page(request, "ha/member_form.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "cli": f"ha member edit {member.cluster.name} {member.name} [--priority N] [--address ADDR] ...",
+    })
+
+
+@admin_required
+def member_remove(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    confirm = actions.needs_active_confirmation(member)
+    form = RemoveMemberForm(posted(request), needs_confirmation=confirm)
+    if request.method == "POST" and form.is_valid():
+        job = attempt(request, lambda: actions.remove_member(
+            actor(request), member, stop=form.cleaned_data["stop"], reason=form.cleaned_data["reason"],
+            confirm_active=form.cleaned_data.get("confirm_active", False),
+            unregistered=form.cleaned_data["unregistered"]), form)
+        if job:
+            return to_job(request, job)
+    offline = member.state in ("offline", "unknown")
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "title": f"Remove {member.name} from {member.cluster.name}?",
+        "warning": f"hacontrol stops Central on {member.address} (if ticked), takes ClusterMemberName out of its "
+                   "preferences.cfg (a backup is kept), waits for you to remove it from Micetro's High Availability "
+                   "configuration, and deletes the record.",
+        "forget_url": reverse("member-forget", args=[member.cluster_id, member.pk]) if offline else "",
+        "button": "Remove member",
+        "cli": f"ha member remove {member.cluster.name} {member.name}" + (" --yes" if confirm else ""),
+    })
+
+
+@admin_required
+def member_forget(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = ForgetMemberForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        job = attempt(request, lambda: actions.forget_member(actor(request), member, **form.cleaned_data), form)
+        if job:
+            return to_job(request, job)
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "title": f"Forget {member.name}?",
+        "warning": f"For a member whose host is gone for good: hacontrol does not touch {member.address}. It waits "
+                   "for you to remove the member from Micetro's High Availability configuration, then deletes "
+                   "the record.",
+        "button": "Forget member",
+        "cli": f"ha member remove {member.cluster.name} {member.name} --forget --reason TEXT",
+    })
+
+
+@admin_required
+def member_activate(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = ReasonForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        job = attempt(request, lambda: actions.switchover(actor(request), member, **form.cleaned_data), form)
+        if job:
+            return to_job(request, job)
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "title": f"Make {member.name} the Active member?",
+        "warning": "Planned switchover by Central's own rules: the Active member, and any running member Central "
+                   "would choose first, are stopped; once their heartbeats are older than "
+                   "HeartbeatMaxAllowedDowntime Central fails over to this member; then they start again as "
+                   "Standby. Priorities do not change. Micetro is without an Active member for up to "
+                   "HeartbeatMaxAllowedDowntime + HeartbeatInterval.",
+        "button": "Set Active", "cli": f"ha switchover {member.cluster.name} --to {member.name}",
+    })
+
+
+@admin_required
+@require_POST
+def member_accept_host_key(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = AcceptKeyForm(request.POST)
+    if form.is_valid():
+        result = attempt(request, lambda: actions.accept_host_key(
+            actor(request), member, seen_fingerprint=form.cleaned_data["fingerprint"], reason=form.cleaned_data["reason"]))
+        if result:
+            messages.success(request, f"Pinned {result[1]} for {member.address}.")
+    else:
+        messages.error(request, "say which key you accept: reload the page and use its Accept button")
+    return go(request, member.cluster.get_absolute_url())
