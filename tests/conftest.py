@@ -22,6 +22,12 @@ from tests.hosts.ssh_hosts import DATABASE_SERVER, SSHHost, make_client_key, mak
 
 SSH_HOST_COUNT = 4
 ROOT = Path(__file__).resolve().parent.parent
+# The loopback network the test hosts live on: two suites on one machine (worktrees) each take their own.
+TEST_NET = os.environ.get("HACONTROL_TEST_NET", "127.0.0.")
+
+
+def test_address(last: int) -> str:
+    return f"{TEST_NET}{last}"
 
 
 @pytest.fixture
@@ -83,7 +89,7 @@ def central_store(host_base) -> CentralStore:
 
 @pytest.fixture(scope="session")
 def ssh_host_pool(host_base, client_key, central_store):
-    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT)
+    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT, network=TEST_NET)
     yield hosts
     close_all()
     for host in hosts:
