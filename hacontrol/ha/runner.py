@@ -199,7 +199,7 @@ class JobRunner:
                     step.check()
                 self.check_lease()
             except NeedsAdministrator as request:
-                answer = self.confirm(self.job, request.instructions) if self.confirm else None
+                answer = self.ask(row, request.instructions)
                 if answer is None:
                     return self.wait(row, request.instructions)
                 if not answer:
@@ -237,6 +237,16 @@ class JobRunner:
         if [row.name for row in existing] != [step.name[:200] for step in steps]:
             return None
         return existing
+
+    def ask(self, row: JobStep, instructions: dict) -> bool | None:
+        """Put the question to whoever runs the job here (the CLI), the step showing it meanwhile."""
+        if self.confirm is None:
+            return None
+        row.instructions = instructions
+        self.mark(row, StepStatus.WAITING)
+        answer = self.confirm(self.job, instructions)
+        row.status = StepStatus.RUNNING
+        return answer
 
     def wait(self, row: JobStep, instructions: dict) -> str:
         """Leave the job waiting for an administrator: it keeps the cluster, but no process."""
@@ -345,7 +355,7 @@ class JobRunner:
             row.started = now
         else:
             row.finished = now
-        durable(lambda: row.save(update_fields=["status", "started", "finished", "error", "output"]))
+        durable(lambda: row.save(update_fields=["status", "started", "finished", "error", "output", "instructions"]))
         if line:
             self.say(line)
 

@@ -66,7 +66,9 @@ LINUX = PlatformCommands(
     restart="systemctl restart mmcentral",
     status="systemctl is-active mmcentral",
     started="systemctl show mmcentral --property=ActiveEnterTimestamp --value --timestamp=unix",
-    version="mmcentrald -v",
+    # install_central: "mmcentrald, usually in /usr/sbin or /usr/local/sbin", which a non-root
+    # login's PATH lacks.
+    version="PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin mmcentrald -v",
     clock="date +%s.%N",
     # install_central: "tar -xzvf micetro-central-VERSION.linux.x64.tgz; cd micetro-central-VERSION.linux.x64;
     # ./install". Run in that folder with stdin closed, so a question can never hold it up.

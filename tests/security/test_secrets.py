@@ -1,0 +1,117 @@
+"""Credentials stay secret: encrypted at rest, never shown, never logged, rotatable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from hacontrol.ha import actions
+from hacontrol.ha.fields import fernet
+from hacontrol.ha.jobs import run_here
+from hacontrol.ha.models import AuditEvent, Job, Member
+from tests.conftest import ROOT, add_linux_member
+
+PASSWORD = "Winrm-Secret-4711"
+PASSPHRASE = "Key-Passphrase-0815"
+
+
+@pytest.fixture
+def secret_member(cluster, ssh_hosts, client_key):
+    member = add_linux_member(cluster, ssh_hosts[0], client_key, "central1", 10,
+                              password=PASSWORD, key_passphrase=PASSPHRASE)
+    return member
+
+
+def key_body(member) -> str:
+    return member.private_key.splitlines()[1]
+
+
+def test_pages_and_forms_never_show_a_secret(admin_client, secret_member):
+    cluster = secret_member.cluster
+    pages = [cluster.get_absolute_url(), reverse("member-edit", args=[cluster.pk, secret_member.pk]), "/audit/"]
+    for url in pages:
+        content = admin_client.get(url).content.decode()
+        for secret in (PASSWORD, PASSPHRASE, key_body(secret_member)):
+            assert secret not in content, url
+
+
+def test_job_output_audit_and_logs_never_show_a_secret(secret_member, caplog):
+    Member.objects.filter(pk=secret_member.pk).update(
+        commands={"restart": f"echo {PASSWORD} {PASSPHRASE}; systemctl restart mmcentral"})
+    job = actions.tune("alice", secret_member.cluster, interval=6, max_downtime=24)
+    lines = []
+    with caplog.at_level("DEBUG"):
+        run_here(job, echo=lines.append)
+    job = Job.objects.get(pk=job.pk)
+    texts = ["".join(s.output + s.error for s in job.steps.all()), job.error, "\n".join(lines), caplog.text,
+             "".join(e.detail for e in AuditEvent.objects.all())]
+    for text in texts:
+        assert PASSWORD not in text and PASSPHRASE not in text
+    assert "echo ******** ********; systemctl restart mmcentral" in texts[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_dump_holds_no_secret_in_clear(ssh_hosts, client_key):
+    from hacontrol.ha.models import Cluster
+
+    member = add_linux_member(Cluster.objects.create(name="dump"), ssh_hosts[0], client_key, "central1", 10,
+                              password=PASSWORD, key_passphrase=PASSPHRASE)
+    db = connection.settings_dict
+    from pgserver.postgres_server import POSTGRES_BIN_PATH
+
+    dump = subprocess.run([str(POSTGRES_BIN_PATH / "pg_dump"), "-h", db["HOST"], "-U", db["USER"], db["NAME"]],
+                          capture_output=True, text=True, check=True).stdout
+    assert "dump" in dump and "fernet:" in dump
+    for secret in (PASSWORD, PASSPHRASE, key_body(member)):
+        assert secret not in dump
+    print(f"\nscanned a {len(dump)} byte dump for 3 test secrets: none found")
+
+
+def test_rotating_keys_re_encrypts_with_the_newest_and_old_keys_can_go(secret_member, settings):
+    old_keys = settings.HACONTROL_SECRET_KEYS or [_derived()]
+    new_key = Fernet.generate_key().decode()
+    settings.HACONTROL_SECRET_KEYS = [new_key, *old_keys]
+    fernet.cache_clear()
+    try:
+        call_command("ha", "rotate-keys")
+        settings.HACONTROL_SECRET_KEYS = [new_key]
+        fernet.cache_clear()
+        assert Member.objects.get(pk=secret_member.pk).password == PASSWORD
+    finally:
+        fernet.cache_clear()
+
+
+def _derived() -> str:
+    import base64
+    import hashlib
+
+    from django.conf import settings
+
+    return base64.urlsafe_b64encode(hashlib.sha256(f"hacontrol:{settings.SECRET_KEY}".encode()).digest()).decode()
+
+
+def test_check_deploy_is_clean_with_production_settings(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("x" * 20 + Fernet.generate_key().decode() + "y" * 20)
+    # The browser tests' async escape hatch is no production setting.
+    clean = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {**clean, "DEBUG": "0", "SECRET_KEY_FILE": str(key), "SECURE_HSTS_SECONDS": "31536000",
+           "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_PRELOAD": "1", "ALLOWED_HOSTS": "hacontrol.example.com"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_a_bad_setting_stops_the_start_with_a_clear_message():
+    env = {**os.environ, "DEBUG": "maybe"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode != 0 and "DEBUG='maybe' is not a boolean" in result.stderr
+    env = {**os.environ, "DATABASE_URL": "mysql://x/y"}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "DATABASE_URL scheme 'mysql' is not supported" in result.stderr
