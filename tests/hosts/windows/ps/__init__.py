@@ -1,0 +1,1 @@
+"""PowerShell subset interpreter of the Windows host emulator."""
