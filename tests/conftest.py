@@ -21,6 +21,8 @@ from tests.hosts.central import CentralStore, MicetroHA
 from tests.hosts.ssh_hosts import DATABASE_SERVER, SSHHost, make_client_key, make_hosts
 
 SSH_HOST_COUNT = 4
+# Seconds a job's lease lasts in the tests: a dead process's job is recovered that quickly.
+JOB_LEASE = 3
 ROOT = Path(__file__).resolve().parent.parent
 # The loopback network the test hosts live on: two suites on one machine (worktrees) each take their own.
 TEST_NET = os.environ.get("HACONTROL_TEST_NET", "127.0.0.")
@@ -65,6 +67,7 @@ def fast_jobs(settings):
     settings.HACONTROL_START_WAIT = 2
     settings.HACONTROL_COMMAND_TIMEOUT = 10
     settings.HACONTROL_CONNECT_TIMEOUT = 3
+    settings.HACONTROL_JOB_LEASE = JOB_LEASE
     yield
     close_all()
 
@@ -203,16 +206,22 @@ def sign_in(page, username: str, password: str) -> None:
     page.wait_for_url("**/")
 
 
-def start_worker(probe_interval: int = 3600, start_wait: int = 30) -> subprocess.Popen:
-    """A real background worker process (`manage.py ha worker`) against the test database."""
+def worker_environment(**extra: str) -> dict:
+    """The environment of a process run against the test database (a worker, a CLI)."""
     from django.db import connection
 
     db = connection.settings_dict
     url = f"postgresql://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={db['HOST']}"
-    env = {**os.environ, "DATABASE_URL": url, "HACONTROL_START_WAIT": str(start_wait),
-           "HACONTROL_PROBE_INTERVAL": str(probe_interval)}
+    return {**os.environ, "DATABASE_URL": url, "HACONTROL_JOB_LEASE": str(JOB_LEASE), "HACONTROL_QUEUE_GRACE": "3",
+            "HACONTROL_CONNECT_TIMEOUT": "3", "HACONTROL_COMMAND_TIMEOUT": "10", **extra}
+
+
+def start_worker(probe_interval: int = 3600, start_wait: int = 30, log: Path | None = None) -> subprocess.Popen:
+    """A real background worker process (`manage.py ha worker`) against the test database."""
+    env = worker_environment(HACONTROL_START_WAIT=str(start_wait), HACONTROL_PROBE_INTERVAL=str(probe_interval))
+    output = log.open("ab") if log else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "manage.py", "ha", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=output, stderr=output)
 
 
 def stop_worker(process: subprocess.Popen) -> None:

@@ -77,6 +77,12 @@ def refuse_invalid(error: ValidationError) -> Refused:
     return Refused("invalid", " ".join(error.messages))
 
 
+def current(cluster: Cluster) -> Cluster:
+    """The cluster as it is in the database now: decisions about who is Active never rest on an
+    object loaded before the last look at the hosts."""
+    return Cluster.objects.select_related("active_member").get(pk=cluster.pk)
+
+
 def clean(instance, exclude: Iterable[str] = ()) -> None:
     """The model's field rules (uniqueness is checked by the actions, with better words)."""
     try:
@@ -158,6 +164,7 @@ def _uniqueness_rules(cluster: Cluster, member: Member) -> None:
 
 def _source_for_copy(cluster: Cluster) -> Member | None:
     """Whose preferences.cfg a new failover gets: the Active member's, else the primary's."""
+    cluster = current(cluster)
     return cluster.active_member or cluster.primary()
 
 
@@ -252,7 +259,7 @@ def remove_member(actor: str, member: Member, *, stop: bool = True, confirm_acti
 
 def needs_active_confirmation(member: Member) -> bool:
     """Whether removing ``member`` takes the Active member away from others that depend on it."""
-    cluster = member.cluster
+    cluster = current(member.cluster)
     active = cluster.active_member_id == member.pk or (cluster.active_member_id is None and member.is_primary)
     return active and cluster.members.exclude(pk=member.pk).exists()
 
@@ -277,7 +284,8 @@ def forget_member(actor: str, member: Member, *, confirm: bool = False, unregist
 
 def switchover(actor: str, member: Member, *, reason: str = "") -> Job:
     """Set Active: make ``member`` Active by Central's own failover (procedures.cluster.switchover)."""
-    cluster = member.cluster
+    cluster = current(member.cluster)
+    member.refresh_from_db()
     with audited(actor, "switchover", cluster=cluster, member_name=member.name, reason=reason):
         if cluster.active_member_id == member.pk:
             raise Refused("already-active", f"{member.name} is already the Active member", status=409)
@@ -297,6 +305,7 @@ def switchover(actor: str, member: Member, *, reason: str = "") -> Job:
 def tune(actor: str, cluster: Cluster, *, interval: int | None, max_downtime: int | None, reason: str = "") -> Job:
     """Write the heartbeat settings to every member, secondaries first and the Active one last;
     the cluster's settings change together with the accepted job."""
+    cluster = current(cluster)
     with audited(actor, "tune", cluster=cluster, reason=reason):
         problems = heartbeat_problems(interval, max_downtime)
         if problems:
@@ -449,7 +458,7 @@ def start_upgrade(actor: str, cluster: Cluster, *, installer: dict | None = None
         members = list(cluster.members.order_by("priority"))
         if not members:
             raise Refused("no-members", f"{cluster.name} has no member to upgrade", status=409)
-        active = cluster.active_member
+        active = current(cluster).active_member
         order = ([active] if active else []) + [m for m in members if m != active]
         running = cluster.running_job()
         if running:

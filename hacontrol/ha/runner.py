@@ -113,6 +113,7 @@ class JobRunner:
         self.confirm = confirm
         self.interrupted = threading.Event()  # a CLI's Ctrl-C: cancel, without a database round trip
         self.abandon_undo = threading.Event()  # a second Ctrl-C: stop undoing, say what is left
+        self.cancelled_by: tuple[str, str] | None = None
         self.lease: Lease | None = None
         self.current: JobStep | None = None
         self.job: Job
@@ -265,6 +266,9 @@ class JobRunner:
 
     def cancelled(self, steps: list[Step], touched: list[tuple[int, JobStep]], rest: list[JobStep]) -> str:
         """Undo what ran, newest first, and end the job as cancelled, naming who and why."""
+        if self.cancelled_by:
+            who, reason = self.cancelled_by
+            Job.objects.filter(pk=self.job_id, cancel_requested_by="").update(cancel_requested_by=who, cancel_reason=reason)
         self.job.refresh_from_db(fields=["cancel_requested_by", "cancel_reason"])
         for index, row in touched:
             if row.status == StepStatus.RUNNING:
@@ -374,8 +378,9 @@ class JobRunner:
         return self.interrupted.is_set() or (self.lease is not None and self.lease.cancel.is_set())
 
     def request_cancel(self, who: str, reason: str) -> None:
-        Job.objects.filter(pk=self.job_id, cancel_requested_by="").update(cancel_requested_by=who, cancel_reason=reason)
-        self.job.cancel_requested_by, self.job.cancel_reason = who, reason
+        """Cancel from this process (a CLI's Ctrl-C, a declined prompt). Safe in a signal handler:
+        it only sets flags; the walk records who and why when it stops."""
+        self.cancelled_by = (who, reason)
         self.interrupted.set()
 
 

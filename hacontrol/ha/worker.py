@@ -54,18 +54,22 @@ class Monitor(threading.Thread):
 
     def run(self) -> None:
         interval = settings.HACONTROL_PROBE_INTERVAL
+        # The queue is tidied more often than hosts are probed: a dead process's job is recovered
+        # soon after its lease runs out, whatever the probe interval.
+        tick = max(0.5, min(interval, settings.HACONTROL_JOB_LEASE / 2))
         renewer = threading.Thread(target=self._renew, name="monitor-lease", daemon=True)
         renewer.start()
+        last_round = -interval
         while not self.stopping.is_set():
-            started = time.monotonic()
             close_old_connections()
             try:
                 tidy_queue()
-                if hold(MONITOR, interval):
+                if time.monotonic() - last_round >= interval and hold(MONITOR, interval):
+                    last_round = time.monotonic()
                     self.probe_round()
             except Exception:  # noqa: BLE001 - the monitor outlives any one failed round
                 logger.exception("a monitor round failed")
-            self.stopping.wait(max(0.0, interval - (time.monotonic() - started)))
+            self.stopping.wait(tick)
         connection.close()
 
     def _renew(self) -> None:
