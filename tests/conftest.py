@@ -18,7 +18,8 @@ from hacontrol.ha.jobs import run_here
 from hacontrol.ha.models import Cluster, Job, JobStatus, Member
 from hacontrol.remote import close_all
 from tests.hosts.central import CentralStore, MicetroHA
-from tests.hosts.ssh_hosts import DATABASE_SERVER, SSHHost, make_client_key, make_hosts
+from tests.hosts.ssh_hosts import DATABASE_SERVER, INITIAL_PREFERENCES, SSHHost, make_client_key, make_hosts
+from tests.hosts.windows import WindowsHost, WinRMServer, simulator_factory
 
 SSH_HOST_COUNT = 4
 # Seconds a job's lease lasts in the tests: a dead process's job is recovered that quickly.
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_NET = os.environ.get("HACONTROL_TEST_NET", "127.0.0.")
 
 
-def test_address(last: int) -> str:
+def loopback(last: int) -> str:
     return f"{TEST_NET}{last}"
 
 
@@ -161,6 +162,39 @@ def add_member(cluster: Cluster, host: SSHHost, key: Path, name: str, micetro: M
     job = actions.add_member("alice", cluster, name=name, priority=priority,
                              **linux_member_values(host, key, **extra))
     return finish(job, micetro)
+
+
+WINDOWS_PASSWORD = "Winrm-Pass-8311"
+
+
+def make_windows_host(root: Path, store: CentralStore, address: str, *, https: bool = False, **options):
+    """An emulated Windows host whose Central is the simulator (sharing the Linux hosts' database),
+    with PostgreSQL preferences (CRLF, as Windows writes them), reachable over WS-Management."""
+    host = WindowsHost(root, central_factory=simulator_factory(store, listen=(address, 1231)), central_running=False,
+                       **options)
+    if options.get("central_installed", True):
+        host.preferences.write_bytes(INITIAL_PREFERENCES.replace("\n", "\r\n").encode())
+        assert host.service_start(host.service_name) == 0
+    server = WinRMServer(host, address, password=WINDOWS_PASSWORD, https=https).start()
+    host.server = server  # type: ignore[attr-defined]
+    return host
+
+
+@pytest.fixture
+def windows_host(tmp_path, central_store, ssh_hosts):
+    """A Windows host running Central 11.0.3 (service "Micetro Central"), on the Linux hosts' database."""
+    host = make_windows_host(tmp_path / "windows", central_store, loopback(30))
+    yield host
+    close_all()
+    host.server.stop()
+    host.shutdown()
+
+
+def windows_member_values(host, **extra) -> dict:
+    values = dict(address=host.server.address, port=host.server.port, platform="windows",
+                  username="Administrator", password=WINDOWS_PASSWORD, winrm_auth="basic",
+                  winrm_allow_http_basic=True)
+    return values | extra
 
 
 def add_linux_member(cluster: Cluster, host: SSHHost, key: Path, name: str, priority: int, **extra) -> Member:

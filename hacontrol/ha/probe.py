@@ -118,6 +118,8 @@ def facts_of(member: Member, seen: Observation | None) -> central.Facts:
         return central.Facts(observed=False, **common)
     if seen.report is None:
         return central.Facts(reachable=False, error=seen.error, **common)
+    if not seen.report.installed:
+        return central.Facts(installed=False, **common)
     prefs = seen.preferences
     if prefs is None:
         return central.Facts(running=seen.running, started_at=seen.started_at(), problem=seen.problem, **common)

@@ -108,6 +108,7 @@ class Facts:
     observed: bool = True
     reachable: bool = True
     error: str = ""
+    installed: bool = True
     running: bool = False
     started_at: float | None = None
     problem: str = ""
@@ -172,6 +173,8 @@ def invalid_reason(facts: Facts, database: str) -> tuple[str, str] | None:
         return UNKNOWN, "not checked yet"
     if not facts.reachable:
         return OFFLINE, f"host unreachable: {facts.error}"
+    if not facts.installed:
+        return OFFLINE, "Central is not installed on this host"
     if not facts.running:
         return OFFLINE, "service stopped"
     if facts.problem:

@@ -107,6 +107,7 @@ class HostReport:
     before: float = 0.0
     after: float = 0.0
     extra: dict = field(default_factory=dict)
+    installed: bool = True
 
     @property
     def clock_skew(self) -> float | None:

@@ -111,7 +111,7 @@ if ($services.Count -eq 1) {
     $out.started = ([DateTimeOffset]$process.StartTime).ToUnixTimeMilliseconds()
   }
   $exe = $service.PathName -replace '(?i)^\s*"?(.+?\.exe).*$', '$1'
-  $out.version = (& $exe -v 2>&1 | Out-String).Trim()
+  $out.version = (& $exe -v | Out-String).Trim()
 }
 $path = PREFERENCES
 if (Test-Path -LiteralPath $path) { $out.preferences = [Convert]::ToBase64String([IO.File]::ReadAllBytes($path)) }
@@ -289,7 +289,7 @@ class WinRMRemote(Remote):
             clock=found["clock"] / 1000 if found.get("clock") else None,
             preferences=data,
             preferences_error="" if data is not None else f"{self.host.preferences_path} does not exist",
-            before=before, after=after,
+            before=before, after=after, installed=bool(service),
             extra={"windows_service": {k: service.get(k) for k in ("name", "displayName", "pathName")}} if service else {},
         )
 
@@ -313,6 +313,10 @@ class WinRMRemote(Remote):
         return self.report().service
 
     def control(self, action: str) -> CommandResult:
+        if action == "restart" and not self.host.commands.get("restart"):
+            # Two command lines: cmd.exe /c strips the outer quotes of a line holding more than two.
+            stopped = self.control("stop")
+            return self.control("start") if stopped.ok else stopped
         executable = self.executable()
         cmd_quote(executable)  # refuses what cmd.exe would read as more than a path
         result = self.run_checked(getattr(self.commands, action).replace("{exe}", executable))

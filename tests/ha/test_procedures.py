@@ -310,3 +310,29 @@ def test_the_cli_leaves_a_job_waiting_without_an_answer_and_confirms_it_later(tr
     call_command("ha", "job", "confirm", str(job.pk))
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED and micetro.truth() == {"central1": "active"}
+
+
+def test_a_windows_primary_and_a_linux_failover(cluster, windows_host, ssh_hosts, client_key, micetro):
+    from tests.conftest import windows_member_values
+
+    job = finish(actions.add_member("alice", cluster, name="win1", **windows_member_values(windows_host)), micetro)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert windows_host.preferences.read_bytes().endswith(b'<ClusterMemberName value="win1"/>\r\n')
+    assert windows_host.events()[-4:] == ["stop", "start", "stop", "start"], "restarted twice, the vendor's way"
+    job = add_member(cluster, ssh_hosts[0], client_key, "lin2", micetro)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert b"\r\n" in ssh_hosts[0].preferences.read_bytes()
+    assert micetro.truth() == {"win1": "active", "lin2": "standby"}
+    assert states(cluster) == {"win1": "active", "lin2": "standby"}
+
+
+def test_a_windows_host_without_central_is_refused_with_the_reason(cluster, tmp_path, central_store, micetro):
+    from tests.conftest import loopback, make_windows_host, windows_member_values
+
+    host = make_windows_host(tmp_path / "bare", central_store, loopback(33), central_installed=False)
+    try:
+        job = finish(actions.add_member("alice", cluster, name="win1", **windows_member_values(host)), micetro)
+    finally:
+        host.server.stop()
+        host.shutdown()
+    assert job.status == JobStatus.FAILED and "Central is not installed on" in job.error

@@ -23,7 +23,10 @@ def inspect_host(ctx: JobContext, member: Member, *, require_ha: bool) -> Step:
     "High Availability mode is not available for other database types")."""
 
     def action() -> None:
-        version = ctx.on(member, lambda remote: remote.report()).version
+        report = ctx.on(member, lambda remote: remote.report())
+        if not report.installed:
+            raise StepFailed(f"Central is not installed on {member.address} (no service runs mmcentral)")
+        version = report.version
         if not version:
             raise StepFailed(f"Central does not seem installed on {member.name}: it reports no version")
         data, prefs = ctx.read_preferences(member)
