@@ -35,7 +35,8 @@ def member_add(request, cluster_id: int):
             return to_job(request, job)
     return form_page(request, "ha/member_form.html", {
         "form": form, "cluster": cluster, "retry": retry, "first": not cluster.members.exists(),
-        "cli": ADD_CLI.format(cluster=cluster.name), "dns_note": dns_note(cluster, "added to"),
+        "cli": ADD_CLI.format(cluster=cluster.name) + (" [--dns]" if "update_dns" in form.fields else ""),
+        "dns_note": dns_note(cluster, "added to"),
     })
 
 
@@ -79,7 +80,8 @@ def member_remove(request, cluster_id: int, member_id: int):
         "forget_url": reverse("member-forget", args=[member.cluster_id, member.pk]) if offline else "",
         "note": dns_note(member.cluster, "deleted from"),
         "button": "Remove member",
-        "cli": f"ha member remove {member.cluster.name} {member.name}" + (" --yes" if confirm else ""),
+        "cli": f"ha member remove {member.cluster.name} {member.name}" + (" --yes" if confirm else "")
+               + (" [--dns]" if "update_dns" in form.fields else ""),
     })
 
 
@@ -99,7 +101,8 @@ def member_forget(request, cluster_id: int, member_id: int):
                    "the record.",
         "note": dns_note(member.cluster, "deleted from"),
         "button": "Forget member",
-        "cli": f"ha member remove {member.cluster.name} {member.name} --forget --reason TEXT",
+        "cli": f"ha member remove {member.cluster.name} {member.name} --forget --reason TEXT"
+               + (" [--dns]" if "update_dns" in form.fields else ""),
     })
 
 
