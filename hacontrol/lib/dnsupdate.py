@@ -41,6 +41,8 @@ RECORD_TYPES = ("A", "AAAA")
 # TTL of an RRset the update creates; records added to an existing RRset take its TTL, since a
 # server gives a whole RRset one TTL (BIND changes all of them to the newest one's).
 DEFAULT_TTL = 300
+# Seconds for one answer: reads are shown in a dialog (keep them short); an update may take longer.
+READ_TIMEOUT = 3.0
 TIMEOUT = 5.0
 
 KEY_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?")
@@ -244,7 +246,7 @@ def fqdn(name: str) -> dns.name.Name:
     return dns.name.from_text(name.rstrip(".") + ".")
 
 
-def read(target: Target, name: str, timeout: float = TIMEOUT) -> RRsets:
+def read(target: Target, name: str, timeout: float = READ_TIMEOUT) -> RRsets:
     """The A and AAAA records of ``name`` as the zone's primary server holds them (over TCP, so a
     large round-robin set is never truncated). An alias (CNAME) or a server that is not
     authoritative for the name is refused: hacontrol would not be changing what clients see."""

@@ -5,18 +5,22 @@ through the name against the simulated Centrals' port 1231."""
 import io
 import socket
 import subprocess
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from hacontrol.ha import actions
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.jobs import run_here
 from hacontrol.ha.models import AuditEvent, Cluster, Job, JobKind, JobStatus, JobStep, Member, StepStatus
 from hacontrol.ha.probe import check_dns
-from hacontrol.ha.runner import JobRunner
+from hacontrol.ha.procedures import REGISTRY
+from hacontrol.ha.procedures.base import JobContext
+from hacontrol.ha.runner import JobRunner, recover_expired_jobs
 from tests.conftest import add_member, finish, linux_member_values
 from tests.conftest import test_address as net_address
 from tests.hosts.bind_server import ALGORITHM, KEY_NAME, new_secret
@@ -137,6 +141,23 @@ def test_cancelling_after_the_update_puts_the_previous_records_back(dns_cluster,
     assert bind.ttl(NAME) == 120
     update = job.steps.get(position=1)
     assert update.status == StepStatus.UNDONE and f"{bind.server} put it back" in update.output
+
+
+def test_a_fix_whose_process_died_after_sending_is_undone_by_whoever_recovers_it(dns_cluster, trio, bind):
+    bind.change(NAME, add={"A": ["198.51.100.7"]})
+    job = actions.fix_dns("alice", dns_cluster, confirm_deletions=True)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, worker="gone:1",
+                                         lease_expires=timezone.now() - timedelta(seconds=1))
+    job.refresh_from_db()
+    steps = REGISTRY[JobKind.FIX_DNS].build(JobContext(job, log=lambda line: None))
+    JobStep.objects.create(job=job, position=1, name=steps[0].name, status=StepStatus.RUNNING)
+    JobStep.objects.create(job=job, position=2, name=steps[1].name)
+    steps[0].action()  # the update reaches the server; then the worker dies
+    assert bind.addresses(NAME) == {net_address(10), net_address(11), net_address(12)}
+    assert recover_expired_jobs(dns_cluster.pk) == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "every host was put back" in job.error
+    assert bind.addresses(NAME) == {"198.51.100.7"}
 
 
 def test_a_member_given_by_host_name_is_resolved_first_and_the_job_says_so(dns_cluster, bind):
@@ -277,6 +298,15 @@ def test_removing_a_member_deletes_its_record_and_a_cancelled_removal_puts_it_ba
     job = finish(actions.remove_member("alice", Member.objects.get(pk=central2.pk), update_dns=True), micetro)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert bind.addresses(NAME) == {ssh_hosts[0].address}
+
+
+def test_forgetting_a_member_can_delete_its_record_without_touching_its_host(dns_cluster, trio, bind):
+    bind.change(NAME, add={"A": [net_address(10), net_address(11), net_address(12)]})
+    job = actions.forget_member("alice", trio[2], confirm=True, unregistered=True, update_dns=True,
+                                reason="host burnt")
+    assert run_here(job) == JobStatus.SUCCEEDED, Job.objects.get(pk=job.pk).error
+    assert bind.addresses(NAME) == {net_address(10), net_address(11)}
+    assert not Member.objects.filter(pk=trio[2].pk).exists()
 
 
 def test_policy_never_leaves_the_name_whatever_the_answer(dns_cluster, ssh_hosts, client_key):
