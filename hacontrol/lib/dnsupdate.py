@@ -172,6 +172,10 @@ class RRsets:
         parts = [f"{rdtype} {', '.join(self.of(rdtype))} (TTL {self.ttl(rdtype)})" for rdtype in RECORD_TYPES if self.of(rdtype)]
         return "; ".join(parts) or "no A or AAAA record"
 
+    def same_records(self, other: RRsets) -> bool:
+        """The same addresses of each type, whatever the TTLs (a server may adjust those)."""
+        return all(self.of(rdtype) == other.of(rdtype) for rdtype in RECORD_TYPES)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RRsets) and self.as_json() == other.as_json()
 
@@ -250,20 +254,12 @@ def read(target: Target, name: str, timeout: float = READ_TIMEOUT) -> RRsets:
     """The A and AAAA records of ``name`` as the zone's primary server holds them (over TCP, so a
     large round-robin set is never truncated). An alias (CNAME) or a server that is not
     authoritative for the name is refused: hacontrol would not be changing what clients see."""
-    host, port = target.address
     found = RRsets()
     owner = fqdn(name)
     for rdtype in RECORD_TYPES:
         query = dns.message.make_query(owner, rdtype)
         query.flags &= ~dns.flags.RD
-        try:
-            response = dns.query.tcp(query, host, port=port, timeout=timeout)
-        except dns.exception.Timeout:
-            raise DnsUpdateError(f"no answer from {target.server} within {timeout:g} s") from None
-        except OSError as error:
-            raise DnsUpdateError(f"cannot reach {target.server}: {error.strerror or error}") from None
-        except dns.exception.DNSException as error:
-            raise DnsUpdateError(f"{target.server} answered something unreadable: {error}") from None
+        response = exchange(target, query, timeout)
         rcode = response.rcode()
         if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             raise DnsUpdateError(f"{target.server} answered {dns.rcode.to_text(rcode)} for {name} {rdtype}")
@@ -369,9 +365,23 @@ def send(target: Target, name: str, before: RRsets, after: RRsets, timeout: floa
         if set(new) - set(old):
             # Added records take the RRset's own TTL (a server keeps one TTL per RRset).
             update.add(owner, after.ttl(rdtype) or DEFAULT_TTL, rdtype, *[a for a in new if a not in old])
+    response = exchange(target, update, timeout)
+    rcode = response.rcode()
+    if rcode == dns.rcode.NOERROR:
+        return
+    if rcode in CHANGED:
+        raise ConcurrentChange(f"{name} changed since it was read (expected {before.describe()}); the server refused "
+                               f"the update ({dns.rcode.to_text(rcode)}) and nothing was changed")
+    meaning = RCODE_MEANINGS.get(rcode, f"the server refused the update ({dns.rcode.to_text(rcode)})")
+    raise DnsUpdateError(meaning.format(name=name, zone=target.zone))
+
+
+def exchange(target: Target, message: dns.message.Message, timeout: float) -> dns.message.Message:
+    """Send ``message`` to the target's server over TCP; what goes wrong on the way (unreachable,
+    silent, a signature the server refused) as a :class:`DnsUpdateError` saying so."""
     host, port = target.address
     try:
-        response = dns.query.tcp(update, host, port=port, timeout=timeout)
+        return dns.query.tcp(message, host, port=port, timeout=timeout)
     except dns.tsig.PeerBadKey:
         raise DnsUpdateError(f"{target.server} does not know the TSIG key {target.key_name} (BADKEY)") from None
     except dns.tsig.PeerBadSignature:
@@ -385,15 +395,7 @@ def send(target: Target, name: str, before: RRsets, after: RRsets, timeout: floa
     except OSError as error:
         raise DnsUpdateError(f"cannot reach {target.server}: {error.strerror or error}") from None
     except dns.exception.DNSException as error:
-        raise DnsUpdateError(f"{target.server}: {error}") from None
-    rcode = response.rcode()
-    if rcode == dns.rcode.NOERROR:
-        return
-    if rcode in CHANGED:
-        raise ConcurrentChange(f"{name} changed since it was read (expected {before.describe()}); the server refused "
-                               f"the update ({dns.rcode.to_text(rcode)}) and nothing was changed")
-    meaning = RCODE_MEANINGS.get(rcode, f"the server refused the update ({dns.rcode.to_text(rcode)})")
-    raise DnsUpdateError(meaning.format(name=name, zone=target.zone))
+        raise DnsUpdateError(f"{target.server} answered something unreadable: {error}") from None
 
 
 def apply(target: Target, plan: Plan) -> RRsets:

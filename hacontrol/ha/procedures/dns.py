@@ -67,7 +67,7 @@ def update_step(ctx: JobContext, title: str, plan_now: Callable[[], Plan], *, ke
             return
         target = cluster.dns_target()
         now, wanted = dnsupdate.read(target, name), RRsets.from_json(entry["after"])
-        if now != wanted:
+        if not now.same_records(wanted):
             raise StepFailed(f"{name} on {target.server} holds {now.describe()}, not {wanted.describe()}")
         ctx.log(f"read back from {target.server}: {now.describe()}, as planned")
 
@@ -79,7 +79,7 @@ def update_step(ctx: JobContext, title: str, plan_now: Callable[[], Plan], *, ke
         before, after = RRsets.from_json(entry["before"]), RRsets.from_json(entry["after"])
         try:
             now = dnsupdate.read(target, name)
-            if now == before:
+            if now.same_records(before):
                 ctx.log(f"{name} is as before the job: {before.describe()}")
                 return
             ctx.log(f"put {name} back to {before.describe()} (only if it still holds {after.describe()})")
