@@ -16,6 +16,7 @@ urlpatterns = [
     path("clusters/<int:cluster_id>/delete/", views.cluster_delete, name="cluster-delete"),
     path("clusters/<int:cluster_id>/check/", views.cluster_check, name="cluster-check"),
     path("clusters/<int:cluster_id>/dns/", views.cluster_dns, name="cluster-dns"),
+    path("clusters/<int:cluster_id>/dns/fix/", views.cluster_dns_fix, name="cluster-dns-fix"),
     path("clusters/<int:cluster_id>/tune/", views.cluster_tune, name="cluster-tune"),
     path("clusters/<int:cluster_id>/jobs/", views.job_list, name="job-list"),
     path("clusters/<int:cluster_id>/members/add/", views.member_add, name="member-add"),

@@ -17,6 +17,7 @@ from hacontrol.ha.access import ADMIN_GROUP
 from hacontrol.ha.jobs import run_here
 from hacontrol.ha.models import Cluster, Job, JobStatus, Member
 from hacontrol.remote import close_all
+from tests.hosts.bind_server import BindServer
 from tests.hosts.central import CentralStore, MicetroHA
 from tests.hosts.ssh_hosts import DATABASE_SERVER, INITIAL_PREFERENCES, SSHHost, make_client_key, make_hosts
 from tests.hosts.windows import WindowsHost, WinRMServer, simulator_factory
@@ -118,6 +119,22 @@ def ssh_hosts(ssh_host_pool, central_store) -> list[SSHHost]:
         host.reset()
     close_all()
     return ssh_host_pool
+
+
+@pytest.fixture(scope="session")
+def bind_server(host_base):
+    """A real BIND 9 (named) on <test net>.53 serving example.com, updatable with its test key."""
+    server = BindServer(host_base / "named", test_address(53))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bind(bind_server) -> BindServer:
+    """The BIND server with an empty zone (only its SOA and NS)."""
+    bind_server.reset()
+    return bind_server
 
 
 @pytest.fixture

@@ -37,11 +37,17 @@ from hacontrol.ha.models import (
     UpgradeStatus,
     heartbeat_problems,
 )
-from hacontrol.lib import central
+from hacontrol.lib import central, dnsupdate
+from hacontrol.lib.dnsupdate import DnsUpdateError, Plan
 from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint
 from hacontrol.lib.installers import InstallerError, inspect_installer, version_from_name
 
-CLUSTER_FIELDS = ("name", "dns_name", "dns_resolver", "notes", "notify_email", "notify_webhook")
+CLUSTER_FIELDS = (
+    "name", "dns_name", "dns_resolver", "notes", "notify_email", "notify_webhook", "dns_zone", "dns_server",
+    "dns_key_name", "dns_key_algorithm", "dns_key_secret", "dns_member_policy", "central_port",
+)
+# Left blank on an edit, a stored secret stays; it goes when DNS updates are turned off.
+CLUSTER_SECRET_FIELDS = ("dns_key_secret",)
 MEMBER_FIELDS = (
     "name", "priority", "address", "platform", "port", "username", "password", "private_key", "key_passphrase",
     "host_key", "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_ca_file",
@@ -109,6 +115,12 @@ def create_cluster(actor: str, **fields) -> Cluster:
 
 
 def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -> Cluster:
+    """Save a cluster's settings. A TSIG secret left blank keeps the stored one; clearing the zone,
+    server and key name turns DNS updates off and forgets the secret too."""
+    changes = {k: v for k, v in changes.items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
+    updates_off = all(not changes.get(k, getattr(cluster, k)) for k in ("dns_zone", "dns_server", "dns_key_name"))
+    if updates_off and cluster.dns_key_secret:
+        changes["dns_key_secret"] = ""
     changed = [k for k, v in changes.items() if k in CLUSTER_FIELDS and getattr(cluster, k) != v]
     with audited(actor, "cluster edit", cluster=cluster, reason=reason):
         for name in changed:
@@ -121,6 +133,45 @@ def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -
     AuditEvent.record(actor, "cluster edit", cluster=cluster, detail="changed " + (", ".join(changed) or "nothing"),
                       reason=reason)
     return cluster
+
+
+def plan_dns(cluster: Cluster) -> Plan:
+    """What Fix DNS would change now: the name's records read from the zone's primary server,
+    compared with the members' addresses (a member given by host name is resolved, and the plan
+    says so). Only reads; refused when updates are not set up or the records cannot be read."""
+    if not cluster.dns_updates_on:
+        raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server and "
+                                         "the TSIG key (Edit cluster) so hacontrol may change the name", status=409)
+    members = list(cluster.members.order_by("priority").values_list("name", "address"))
+    try:
+        before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
+        return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
+    except DnsUpdateError as error:
+        raise Refused("dns-unreadable", str(error), status=502) from None
+
+
+def fix_dns(actor: str, cluster: Cluster, *, seen: str = "", confirm_deletions: bool = False,
+            reason: str = "") -> Job:
+    """Start the job that makes the round-robin name hold exactly the members' addresses. The plan
+    is read again here: ``seen`` (the digest of the plan the administrator was shown, when one was)
+    must still match it, and deleting records needs ``confirm_deletions``. The job's update is
+    refused by the server if the records change after this read."""
+    with audited(actor, "dns fix", cluster=cluster, reason=reason):
+        plan = plan_dns(cluster)
+        if seen and seen != plan.digest():
+            raise Refused("dns-changed", f"{cluster.dns_name} or the members changed since the plan was shown; "
+                                         "look at the new plan", status=409)
+        if not plan.changes:
+            raise Refused("dns-nothing-to-do", f"{cluster.dns_name} already holds exactly the members' addresses",
+                          status=409)
+        if plan.deletions and not confirm_deletions:
+            raise Refused("confirm-deletions", f"this deletes {', '.join(c.address for c in plan.deletions)} from "
+                                               f"{cluster.dns_name} (no member has it): confirm the deletions",
+                          field="confirm_deletions")
+        job = create_job(JobKind.FIX_DNS, cluster, actor, reason=reason, params={"plan": plan.as_json()})
+    AuditEvent.record(actor, "dns fix", cluster=cluster, reason=reason,
+                      detail=f"{cluster.dns_name} via {cluster.dns_server}: {plan.describe()}, job #{job.pk}")
+    return job
 
 
 def delete_cluster(actor: str, cluster: Cluster, *, reason: str = "") -> None:
@@ -169,10 +220,11 @@ def _source_for_copy(cluster: Cluster) -> Member | None:
 
 
 def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bool = False,
-               form: dict | None = None, **fields) -> Job:
+               form: dict | None = None, update_dns: bool | None = None, **fields) -> Job:
     """Record a member and start the job that configures its host (first member: the primary;
     later: a failover). ``registered`` says its name and priority are already in Micetro's HA
-    configuration, so the job does not wait for that."""
+    configuration, so the job does not wait for that. ``update_dns`` answers the cluster's
+    'ask' policy: also add its address to the round-robin name."""
     values = {k: v for k, v in fields.items() if k in MEMBER_FIELDS and v is not None}
     values.setdefault("priority", cluster.next_priority())
     if values.get("platform") == Platform.WINDOWS:
@@ -185,7 +237,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
         first = not cluster.members.exists()
         source = None if first else _source_for_copy(cluster)
         params = {"first": first, "registered": registered, "source": source.pk if source else None,
-                  "form": form or {}}
+                  "form": form or {}, "dns": cluster.updates_member_dns(update_dns)}
         try:
             with transaction.atomic():
                 member.save()
@@ -244,9 +296,10 @@ def edit_member(actor: str, member: Member, *, reason: str = "", registered: boo
 
 
 def remove_member(actor: str, member: Member, *, stop: bool = True, confirm_active: bool = False,
-                  unregistered: bool = False, reason: str = "") -> Job:
+                  unregistered: bool = False, update_dns: bool | None = None, reason: str = "") -> Job:
     """Start removing a member: stop it (optional), take its name out, unregister it, forget it.
-    The Active member, which the others depend on, only with an explicit confirmation."""
+    The Active member, which the others depend on, only with an explicit confirmation.
+    ``update_dns`` answers the cluster's 'ask' policy: also delete its address from the name."""
     cluster = member.cluster
     with audited(actor, "member remove", cluster=cluster, member_name=member.name, reason=reason):
         if needs_active_confirmation(member) and not confirm_active:
@@ -254,7 +307,8 @@ def remove_member(actor: str, member: Member, *, stop: bool = True, confirm_acti
                                             "confirm to remove it (Central fails over to another member)",
                           field="confirm_active")
         return create_job(JobKind.REMOVE, cluster, actor, member=member, reason=reason,
-                          params={"stop": stop, "unregistered": unregistered})
+                          params={"stop": stop, "unregistered": unregistered,
+                                  "dns": cluster.updates_member_dns(update_dns)})
 
 
 def needs_active_confirmation(member: Member) -> bool:
@@ -265,8 +319,9 @@ def needs_active_confirmation(member: Member) -> bool:
 
 
 def forget_member(actor: str, member: Member, *, confirm: bool = False, unregistered: bool = False,
-                  reason: str = "") -> Job:
-    """Drop a member whose host is gone for good, without touching the host."""
+                  update_dns: bool | None = None, reason: str = "") -> Job:
+    """Drop a member whose host is gone for good, without touching the host (its address may
+    still leave the round-robin name: ``update_dns``, as for a removal)."""
     cluster = member.cluster
     with audited(actor, "member forget", cluster=cluster, member_name=member.name, reason=reason):
         if not confirm:
@@ -279,7 +334,7 @@ def forget_member(actor: str, member: Member, *, confirm: bool = False, unregist
             raise Refused("member-serving", f"{member.name} is serving ({member.get_state_display()}): remove it "
                                             "instead, so its host is configured too", status=409)
         return create_job(JobKind.FORGET, cluster, actor, member=member, reason=reason,
-                          params={"unregistered": unregistered})
+                          params={"unregistered": unregistered, "dns": cluster.updates_member_dns(update_dns)})
 
 
 def switchover(actor: str, member: Member, *, reason: str = "") -> Job:

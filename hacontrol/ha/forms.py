@@ -7,7 +7,7 @@ from django import forms
 
 from hacontrol.ha.actions import SECRET_FIELDS
 from hacontrol.ha.errors import Refused
-from hacontrol.ha.models import MAX_PRIORITY, Cluster, Member
+from hacontrol.ha.models import MAX_PRIORITY, Cluster, DnsPolicy, Member
 from hacontrol.remote.commands import PlatformCommands
 
 
@@ -37,13 +37,26 @@ class SecretTextarea(forms.Textarea):
 
 
 class ClusterForm(ActionForm):
+    """A cluster's settings. The TSIG secret is never rendered back; left blank on edit, it stays."""
+
     notify_webhook = forms.URLField(required=False, assume_scheme="https", label="Notify webhook",
                                     help_text="Receives a JSON POST on each event")
 
     class Meta:
         model = Cluster
-        fields = ["name", "dns_name", "dns_resolver", "notes", "notify_email", "notify_webhook"]
-        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+        fields = ["name", "dns_name", "dns_resolver", "central_port", "dns_zone", "dns_server", "dns_key_name",
+                  "dns_key_algorithm", "dns_key_secret", "dns_member_policy", "notes", "notify_email",
+                  "notify_webhook"]
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "dns_key_secret": forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.dns_key_secret:
+            self.fields["dns_key_secret"].help_text = "Stored encrypted; leave blank to keep the current one."
+        self.fields["dns_server"].widget.attrs["placeholder"] = "192.0.2.53 or 192.0.2.53:5353"
 
 
 class MemberForm(ActionForm):
@@ -98,6 +111,8 @@ class MemberForm(ActionForm):
             + ", ".join(PlatformCommands.names()) + ". Empty uses the platform's defaults."
         )
         self.fields["port"].widget.attrs["placeholder"] = "22 (SSH), 5985 (WinRM) or 5986 (WinRM HTTPS)"
+        if not editing:
+            offer_dns(self, cluster, f"Also add its address to {cluster.dns_name} (the vendor's step 11)")
 
     def action_values(self) -> dict:
         """The cleaned values the action takes (secrets left blank on edit are not passed)."""
@@ -126,6 +141,22 @@ class ReasonForm(ShowsRefusals, forms.Form):
     reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
 
 
+def offer_dns(form: forms.BaseForm, cluster: Cluster, label: str) -> None:
+    """The 'update_dns' question, asked only when the cluster's policy is 'ask' (the action
+    applies 'always' and 'never' by itself)."""
+    if cluster.dns_updates_on and cluster.dns_member_policy == DnsPolicy.ASK:
+        form.fields["update_dns"] = forms.BooleanField(
+            required=False, initial=True, label=label,
+            help_text=f"One signed DNS update to {cluster.dns_server}, only if the name's records are still as read")
+
+
+def dns_note(cluster: Cluster, doing: str) -> str:
+    """What happens to the name without asking, under 'always'."""
+    if cluster.dns_updates_on and cluster.dns_member_policy == DnsPolicy.ALWAYS:
+        return f"Its address is then {doing} {cluster.dns_name} by a DNS update (cluster setting: always)."
+    return ""
+
+
 class RemoveMemberForm(ReasonForm):
     stop = forms.BooleanField(required=False, initial=True, label="Stop Central on the host first")
     confirm_active = forms.BooleanField(
@@ -133,10 +164,11 @@ class RemoveMemberForm(ReasonForm):
     unregistered = forms.BooleanField(
         required=False, label="Already removed from Micetro's High Availability configuration")
 
-    def __init__(self, *args, needs_confirmation: bool, **kwargs):
+    def __init__(self, *args, needs_confirmation: bool, member: Member, **kwargs):
         super().__init__(*args, **kwargs)
         if not needs_confirmation:
             del self.fields["confirm_active"]
+        offer_dns(self, member.cluster, f"Also delete its record {member.address} from {member.cluster.dns_name}")
 
 
 class ForgetMemberForm(ReasonForm):
@@ -144,6 +176,17 @@ class ForgetMemberForm(ReasonForm):
     unregistered = forms.BooleanField(
         required=False, label="Already removed from Micetro's High Availability configuration")
     reason = forms.CharField(required=True, max_length=500, help_text="Required; kept in the audit log")
+
+    def __init__(self, *args, member: Member, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_dns(self, member.cluster, f"Also delete its record {member.address} from {member.cluster.dns_name}")
+
+
+class DnsFixForm(ReasonForm):
+    """Fix DNS: the plan shown is confirmed; deleting records needs its own tick."""
+
+    confirm_deletions = forms.BooleanField(
+        required=False, label="Yes, delete the records that belong to no member")
 
 
 class AcceptKeyForm(ReasonForm):

@@ -24,7 +24,7 @@ from django.utils import timezone as django_timezone
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.ha.notify import announce
 from hacontrol.lib import central
-from hacontrol.lib.dns import check_round_robin
+from hacontrol.lib.dns import check_round_robin, verify_through_name
 from hacontrol.lib.prefs import Preferences, PreferencesError
 from hacontrol.remote import HostKeyError, HostReport, RemoteError, call
 
@@ -247,12 +247,18 @@ def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[in
 
 
 def check_dns(cluster: Cluster) -> dict:
-    """Compare the cluster's round-robin DNS name with its members; store and return the report."""
-    if not cluster.dns_name:
-        report = {}
-    else:
+    """Compare the cluster's round-robin DNS name with its members, and verify it leads to the
+    Active Central (``cluster.dns_verification``); store both and return the comparison."""
+    report: dict = {}
+    verification: dict = {}
+    if cluster.dns_name:
         members = list(cluster.members.values_list("name", "address"))
         report = check_round_robin(cluster.dns_name, members, cluster.dns_resolver).as_dict()
-    cluster.dns_report, cluster.dns_checked = report, django_timezone.now()
-    Cluster.objects.filter(pk=cluster.pk).update(dns_report=report, dns_checked=cluster.dns_checked)
+        active_id = Cluster.objects.filter(pk=cluster.pk).values_list("active_member_id", flat=True).first()
+        active = Member.objects.filter(pk=active_id).values_list("name", flat=True).first() or "" if active_id else ""
+        verification = verify_through_name(cluster.dns_name, members, active, cluster.central_port,
+                                           cluster.dns_resolver).as_dict()
+    cluster.dns_report, cluster.dns_verification, cluster.dns_checked = report, verification, django_timezone.now()
+    Cluster.objects.filter(pk=cluster.pk).update(dns_report=report, dns_verification=verification,
+                                                 dns_checked=cluster.dns_checked)
     return report

@@ -5,6 +5,7 @@ from hacontrol.ha.models.choices import (
     ACTIVE_JOB_STATUSES,
     OPEN_UPGRADE_STATUSES,
     SERVING_STATES,
+    DnsPolicy,
     JobKind,
     JobStatus,
     Outcome,
@@ -20,7 +21,7 @@ from hacontrol.ha.models.upgrade import Upgrade
 
 __all__ = [
     "ACTIVE_JOB_STATUSES", "DEFAULT_PREFERENCES_PATH", "MAX_PRIORITY", "OPEN_UPGRADE_STATUSES",
-    "PRIMARY_PRIORITY", "SERVING_STATES", "AuditEvent", "Cluster", "Job", "JobKind", "JobStatus",
+    "PRIMARY_PRIORITY", "SERVING_STATES", "AuditEvent", "Cluster", "DnsPolicy", "Job", "JobKind", "JobStatus",
     "JobStep", "Lease", "Member", "Outcome", "Platform", "SignInFailure", "State", "StateChange",
     "StepStatus", "Upgrade", "UpgradeStatus", "heartbeat_problems",
 ]

@@ -34,11 +34,20 @@ class JobKind(models.TextChoices):
     FORGET = "forget", "Forget member"
     SWITCHOVER = "switchover", "Set Active"
     TUNE = "tune", "HA tuning"
+    FIX_DNS = "fix-dns", "Fix DNS"
     UPGRADE_PREFLIGHT = "upgrade-preflight", "Upgrade: pre-flight checks"
     UPGRADE_STOP = "upgrade-stop", "Upgrade: stop every secondary"
     UPGRADE_MEMBER = "upgrade-member", "Upgrade"
     UPGRADE_FINAL = "upgrade-final", "Upgrade: final check"
     UPGRADE_ABORT = "upgrade-abort", "Upgrade: abort"
+
+
+class DnsPolicy(models.TextChoices):
+    """Whether adding or removing a member also updates the round-robin name with its address."""
+
+    ASK = "ask", "Ask each time"
+    ALWAYS = "always", "Always"
+    NEVER = "never", "Never"
 
 
 class JobStatus(models.TextChoices):

@@ -10,8 +10,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from hacontrol.ha.models.choices import ACTIVE_JOB_STATUSES, OPEN_UPGRADE_STATUSES, State
+from hacontrol.ha.fields import EncryptedTextField
+from hacontrol.ha.models.choices import ACTIVE_JOB_STATUSES, OPEN_UPGRADE_STATUSES, DnsPolicy, State
 from hacontrol.lib.central import Memory
+from hacontrol.lib.dns import CENTRAL_PORT, addresses_of, make_resolver, parse_server
+from hacontrol.lib.dnsupdate import ALGORITHMS, Resolve, Target, settings_problems
 from hacontrol.lib.names import HOST_ADDRESS
 
 if TYPE_CHECKING:
@@ -46,6 +49,10 @@ class ClusterQuerySet(models.QuerySet):
 class Cluster(models.Model):
     """A Micetro Central HA cluster: members sharing one database, reached by one DNS name.
 
+    Its round-robin name can be kept in step with the members by RFC 2136 updates, signed with a
+    TSIG key, sent to the zone's primary server (``dns_zone``, ``dns_server``, ``dns_key_*``; the
+    secret is encrypted at rest like the members' credentials). GSS-TSIG is not supported.
+
     Besides its settings it keeps hacontrol's memory of Central's decisions (which member Central
     made Active, when it was last seen so, since when it no longer serves): Central keeps the
     truth in its own database, which hacontrol cannot read, so the states it shows are derived
@@ -61,6 +68,34 @@ class Cluster(models.Model):
         "DNS resolver", max_length=100, blank=True,
         help_text="IP address (optionally :port) of the resolver to ask; empty for the system's",
     )
+    dns_zone = models.CharField(
+        "DNS zone", max_length=253, blank=True,
+        help_text="The zone holding the name, e.g. example.com; empty: hacontrol only checks the name",
+    )
+    dns_server = models.CharField(
+        "DNS server for updates", max_length=100, blank=True,
+        help_text="IP address (optionally :port, or [IPv6]:port) of the zone's primary server, which takes "
+                  "RFC 2136 updates",
+    )
+    dns_key_name = models.CharField(
+        "TSIG key name", max_length=253, blank=True,
+        help_text="The key the server lets update the name (BIND: allow-update or update-policy). GSS-TSIG "
+                  "(Active Directory-integrated zones) is not supported",
+    )
+    dns_key_algorithm = models.CharField(
+        "TSIG algorithm", max_length=20, default=ALGORITHMS[0], choices=[(a, a) for a in ALGORITHMS],
+    )
+    dns_key_secret = EncryptedTextField(
+        "TSIG secret", blank=True, help_text="Base64, as in the key's secret line; stored encrypted",
+    )
+    dns_member_policy = models.CharField(
+        "DNS record of an added or removed member", max_length=10, choices=DnsPolicy.choices, default=DnsPolicy.ASK,
+        help_text="Whether adding or removing a member also adds or deletes its address in the name",
+    )
+    central_port = models.PositiveIntegerField(
+        "Central's port", default=CENTRAL_PORT,
+        help_text="Verifying the name connects to it at every address (Central listens on TCP 1231)",
+    )
     notes = models.TextField(blank=True)
     heartbeat_interval = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="HeartbeatInterval, 5-15 s (Central's default is 10)"
@@ -73,6 +108,9 @@ class Cluster(models.Model):
     last_checked = models.DateTimeField(null=True, blank=True)
     dns_report = models.JSONField(default=dict, blank=True)
     dns_checked = models.DateTimeField(null=True, blank=True)
+    dns_verification = models.JSONField(
+        default=dict, blank=True, help_text="The last look through the name: Central's port at each address",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     active_member = models.ForeignKey(
@@ -103,9 +141,62 @@ class Cluster(models.Model):
         problems = {}
         if self.dns_name and not HOST_ADDRESS.fullmatch(self.dns_name):
             problems["dns_name"] = "enter a DNS name such as central.example.com"
+        if self.dns_resolver:
+            try:
+                parse_server(self.dns_resolver)
+            except ValueError:
+                problems["dns_resolver"] = "enter an IP address, optionally with :port ([IPv6]:port)"
+        if not 1 <= (self.central_port or 0) <= 65535:
+            problems["central_port"] = "a port is 1 to 65535"
+        problems.update(self.dns_update_problems())
         problems.update(heartbeat_problems(self.heartbeat_interval, self.heartbeat_max_downtime))
         if problems:
             raise ValidationError(problems)
+
+    DNS_UPDATE_FIELDS = ("dns_zone", "dns_server", "dns_key_name", "dns_key_secret")
+
+    @property
+    def dns_updates_on(self) -> bool:
+        """Whether hacontrol may change the round-robin name (zone, server and key are set)."""
+        return bool(self.dns_name and all(getattr(self, name) for name in self.DNS_UPDATE_FIELDS))
+
+    def dns_update_problems(self) -> dict[str, str]:
+        """Updates need every setting or none; set, they must be usable."""
+        given = [name for name in self.DNS_UPDATE_FIELDS if getattr(self, name)]
+        if not given:
+            if self.dns_member_policy == DnsPolicy.ALWAYS:
+                return {"dns_member_policy": "set the zone, server and TSIG key first: hacontrol cannot update the "
+                                             "name without them"}
+            return {}
+        missing = [name for name in self.DNS_UPDATE_FIELDS if not getattr(self, name)]
+        if missing:
+            words = {"dns_zone": "the zone", "dns_server": "the server", "dns_key_name": "the TSIG key name",
+                     "dns_key_secret": "the TSIG secret"}
+            return {missing[0]: "DNS updates need " + ", ".join(words[name] for name in missing) + " too "
+                                "(or clear every update setting)"}
+        if not self.dns_name:
+            return {"dns_name": "DNS updates need the round-robin name"}
+        found = settings_problems(self.dns_zone, self.dns_server, self.dns_key_name, self.dns_key_algorithm,
+                                  self.dns_key_secret, self.dns_name)
+        fields = {"zone": "dns_zone", "server": "dns_server", "key_name": "dns_key_name",
+                  "algorithm": "dns_key_algorithm", "secret": "dns_key_secret"}
+        return {fields[key]: text for key, text in found.items()}
+
+    def dns_target(self) -> Target:
+        """Where and with which key the name is updated (only when :attr:`dns_updates_on`)."""
+        return Target(self.dns_zone, self.dns_server, self.dns_key_name, self.dns_key_algorithm, self.dns_key_secret)
+
+    def host_resolver(self) -> Resolve:
+        """How a member given by host name is resolved: through the cluster's resolver (or the system's)."""
+        resolver = make_resolver(self.dns_resolver)
+        return lambda host: addresses_of(resolver, host)
+
+    def updates_member_dns(self, answer: bool | None) -> bool:
+        """Whether adding or removing a member changes the name too: the cluster's policy decides,
+        ``answer`` (the administrator's, when it asks) only under 'ask'."""
+        if not self.dns_updates_on:
+            return False
+        return {DnsPolicy.ALWAYS: True, DnsPolicy.NEVER: False}.get(DnsPolicy(self.dns_member_policy), bool(answer))
 
     def primary(self) -> Member | None:
         """The member with the lowest priority: the one Central chooses first (the vendor's
@@ -118,8 +209,9 @@ class Cluster(models.Model):
         return PRIMARY_PRIORITY if highest is None else highest + PRIORITY_STEP
 
     def secrets(self) -> list[str]:
-        """Every credential stored for the members, longest first, for redaction of output."""
-        found: set[str] = set()
+        """Every credential stored for the cluster and its members, longest first, for redaction
+        of output."""
+        found: set[str] = {self.dns_key_secret} if len(self.dns_key_secret) >= 4 else set()
         for member in self.members.all():
             found.update(member.secret_values())
         return sorted(found, key=len, reverse=True)

@@ -12,6 +12,7 @@ import base64
 from collections.abc import Callable
 
 from hacontrol.ha.models import JobKind, Member, State
+from hacontrol.ha.procedures import dns
 from hacontrol.ha.procedures.base import NAME_KEY, JobContext, Procedure, Snapshot, Step, StepFailed
 from hacontrol.lib.prefs import Preferences, PreferencesError
 from hacontrol.lib.versions import format_problem, versions_problem
@@ -151,9 +152,20 @@ def add_member(ctx: JobContext) -> list[Step]:
     """The first member becomes the primary; any later one a failover (params['first'] was
     decided when the job was asked for)."""
     member = ctx.member
-    if ctx.job.params.get("first"):
-        return [record_step(ctx, member), *make_primary(ctx, member)]
-    return [record_step(ctx, member), *add_failover(ctx, member)]
+    steps = make_primary(ctx, member) if ctx.job.params.get("first") else add_failover(ctx, member)
+    return [record_step(ctx, member), *steps, *name_steps(ctx, member)]
+
+
+def name_steps(ctx: JobContext, member: Member) -> list[Step]:
+    """central_ha steps 11 and 12 for a new member: its address into the round-robin name (when
+    the cluster's policy or the administrator said so), then the name verified. Neither fails
+    the add: the member already serves, and a DNS problem is left as a task on the job."""
+    steps = []
+    if ctx.job.params.get("dns"):
+        steps.append(dns.member_step(ctx, member, add=True))
+    if ctx.cluster.dns_name:
+        steps.append(dns.verify_step(ctx))
+    return steps
 
 
 def make_primary(ctx: JobContext, member: Member) -> list[Step]:
@@ -230,6 +242,9 @@ def remove_member(ctx: JobContext) -> list[Step]:
     """Stop it (optional), take its ClusterMemberName out, unregister it in Micetro, drop the record."""
     member = ctx.member
     steps = [inspect_host(ctx, member, require_ha=False)]
+    if ctx.job.params.get("dns"):
+        # Out of the name first, so no client is sent to a host about to stop.
+        steps.append(dns.member_step(ctx, member, add=False))
     if ctx.job.params.get("stop", True):
         steps.append(service_step(ctx, member, "stop"))
     steps.append(write_preferences(ctx, member, original(ctx, member), {NAME_KEY: None},
@@ -243,7 +258,9 @@ def forget_member(ctx: JobContext) -> list[Step]:
     """A member whose host is gone for good: unregister it in Micetro and drop the record,
     without touching the host."""
     member = ctx.member
-    steps = [] if ctx.job.params.get("unregistered") else [micetro_step(ctx, member, "unregister")]
+    steps = [dns.member_step(ctx, member, add=False)] if ctx.job.params.get("dns") else []
+    if not ctx.job.params.get("unregistered"):
+        steps.append(micetro_step(ctx, member, "unregister"))
     return [*steps, delete_record_step(ctx, member)]
 
 

@@ -10,11 +10,18 @@ from django.views.decorators.http import require_POST
 
 from hacontrol.ha import actions, display
 from hacontrol.ha.access import admin_required
-from hacontrol.ha.forms import ClusterForm, ReasonForm, TuningForm
+from hacontrol.ha.errors import Refused
+from hacontrol.ha.forms import ClusterForm, DnsFixForm, ReasonForm, TuningForm
 from hacontrol.ha.models import Cluster, Member
 from hacontrol.ha.tasks import check_dns_task, probe_cluster_task
 from hacontrol.ha.views.common import actor, attempt, form_page, go, is_partial, posted, to_job
 
+CLUSTER_HINT = (
+    "To let hacontrol keep the round-robin name in step with the members (Fix DNS), give the zone, its primary "
+    "server and a TSIG key that may update the name (RFC 2136; BIND: update-policy or allow-update). Only HMAC "
+    "TSIG keys: GSS-TSIG, which Active Directory-integrated zones require, is not supported; there, leave these "
+    "empty and hacontrol only checks the name."
+)
 MEMBER_ACTIONS = ("member-edit", "member-remove", "member-forget", "member-activate", "member-accept-host-key")
 PLACEHOLDER = 987654321
 
@@ -41,7 +48,8 @@ def cluster_add(request):
         if cluster:
             messages.success(request, f"Cluster {cluster.name} created. Add its first member: it becomes the primary.")
             return go(request, cluster.get_absolute_url())
-    return form_page(request, "ha/cluster_form.html", {"form": form, "cli": "ha cluster create NAME [--dns-name FQDN]"})
+    return form_page(request, "ha/cluster_form.html", {"form": form, "hint": CLUSTER_HINT,
+                                                       "cli": "ha cluster create NAME [--dns-name FQDN]"})
 
 
 @admin_required
@@ -52,7 +60,9 @@ def cluster_edit(request, cluster_id: int):
         if attempt(request, lambda: actions.edit_cluster(actor(request), cluster, **form.cleaned_data), form):
             return go(request, cluster.get_absolute_url())
     return form_page(request, "ha/cluster_form.html", {
-        "form": form, "cluster": cluster, "cli": f"ha cluster edit {cluster.name} [--dns-name FQDN] ..."})
+        "form": form, "cluster": cluster, "hint": CLUSTER_HINT,
+        "cli": f"ha cluster edit {cluster.name} [--dns-name FQDN] [--dns-zone ZONE --dns-server IP[:PORT] "
+               "--tsig-key-file FILE] ..."})
 
 
 @admin_required
@@ -94,6 +104,28 @@ def cluster_dns(request, cluster_id: int):
     transaction.on_commit(lambda: check_dns_task.enqueue(cluster.pk))
     messages.info(request, f"Resolving {cluster.dns_name} now; reload in a moment to see the answer.")
     return go(request, cluster.get_absolute_url())
+
+
+@admin_required
+def cluster_dns_fix(request, cluster_id: int):
+    """Fix DNS: the plan, read from the zone's primary server now (that read is what the
+    administrator confirms, so it cannot wait for a worker), then the job that applies it."""
+    cluster = get_object_or_404(Cluster, pk=cluster_id)
+    form = DnsFixForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        job = attempt(request, lambda: actions.fix_dns(actor(request), cluster, seen=request.POST.get("seen", ""),
+                                                       **form.cleaned_data), form)
+        if job:
+            return to_job(request, job)
+    plan, problem = None, ""
+    try:
+        plan = actions.plan_dns(cluster)
+    except Refused as refusal:
+        problem = refusal.message
+    return form_page(request, "ha/dns_fix.html", {
+        "form": form, "cluster": cluster, "plan": plan, "problem": problem,
+        "cli": f"ha dns {cluster.name} --fix",
+    })
 
 
 @admin_required

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from hacontrol.ha import actions
 from hacontrol.ha.access import admin_required
-from hacontrol.ha.forms import AcceptKeyForm, ForgetMemberForm, MemberForm, ReasonForm, RemoveMemberForm
+from hacontrol.ha.forms import AcceptKeyForm, ForgetMemberForm, MemberForm, ReasonForm, RemoveMemberForm, dns_note
 from hacontrol.ha.models import Cluster, JobKind, Member
 from hacontrol.ha.views.common import actor, attempt, form_page, go, posted, to_job
 
@@ -30,12 +30,13 @@ def member_add(request, cluster_id: int):
         entered = {k: v for k, v in values.items() if k not in actions.SECRET_FIELDS}
         job = attempt(request, lambda: actions.add_member(
             actor(request), cluster, reason=form.cleaned_data["reason"], registered=form.cleaned_data["registered"],
-            form=entered, **values), form)
+            update_dns=form.cleaned_data.get("update_dns"), form=entered, **values), form)
         if job:
             return to_job(request, job)
     return form_page(request, "ha/member_form.html", {
         "form": form, "cluster": cluster, "retry": retry, "first": not cluster.members.exists(),
-        "cli": ADD_CLI.format(cluster=cluster.name),
+        "cli": ADD_CLI.format(cluster=cluster.name) + (" [--dns]" if "update_dns" in form.fields else ""),
+        "dns_note": dns_note(cluster, "added to"),
     })
 
 
@@ -61,12 +62,12 @@ def member_edit(request, cluster_id: int, member_id: int):
 def member_remove(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
     confirm = actions.needs_active_confirmation(member)
-    form = RemoveMemberForm(posted(request), needs_confirmation=confirm)
+    form = RemoveMemberForm(posted(request), needs_confirmation=confirm, member=member)
     if request.method == "POST" and form.is_valid():
         job = attempt(request, lambda: actions.remove_member(
             actor(request), member, stop=form.cleaned_data["stop"], reason=form.cleaned_data["reason"],
             confirm_active=form.cleaned_data.get("confirm_active", False),
-            unregistered=form.cleaned_data["unregistered"]), form)
+            unregistered=form.cleaned_data["unregistered"], update_dns=form.cleaned_data.get("update_dns")), form)
         if job:
             return to_job(request, job)
     offline = member.state in ("offline", "unknown")
@@ -77,15 +78,17 @@ def member_remove(request, cluster_id: int, member_id: int):
                    "preferences.cfg (a backup is kept), waits for you to remove it from Micetro's High Availability "
                    "configuration, and deletes the record.",
         "forget_url": reverse("member-forget", args=[member.cluster_id, member.pk]) if offline else "",
+        "note": dns_note(member.cluster, "deleted from"),
         "button": "Remove member",
-        "cli": f"ha member remove {member.cluster.name} {member.name}" + (" --yes" if confirm else ""),
+        "cli": f"ha member remove {member.cluster.name} {member.name}" + (" --yes" if confirm else "")
+               + (" [--dns]" if "update_dns" in form.fields else ""),
     })
 
 
 @admin_required
 def member_forget(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
-    form = ForgetMemberForm(posted(request))
+    form = ForgetMemberForm(posted(request), member=member)
     if request.method == "POST" and form.is_valid():
         job = attempt(request, lambda: actions.forget_member(actor(request), member, **form.cleaned_data), form)
         if job:
@@ -96,8 +99,10 @@ def member_forget(request, cluster_id: int, member_id: int):
         "warning": f"For a member whose host is gone for good: hacontrol does not touch {member.address}. It waits "
                    "for you to remove the member from Micetro's High Availability configuration, then deletes "
                    "the record.",
+        "note": dns_note(member.cluster, "deleted from"),
         "button": "Forget member",
-        "cli": f"ha member remove {member.cluster.name} {member.name} --forget --reason TEXT",
+        "cli": f"ha member remove {member.cluster.name} {member.name} --forget --reason TEXT"
+               + (" [--dns]" if "update_dns" in form.fields else ""),
     })
 
 

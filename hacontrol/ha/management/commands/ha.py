@@ -27,6 +27,7 @@ from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStatus, Member
 from hacontrol.ha.probe import check_dns, probe_cluster
 from hacontrol.ha.runner import JobRunner
 from hacontrol.ha.worker import run_worker
+from hacontrol.lib.dnsupdate import parse_key_file
 from hacontrol.remote import HostKeyUnknown, RemoteError, open_connection
 
 WAITING_EXIT = 3
@@ -54,10 +55,12 @@ class Command(BaseCommand):
         create.add_argument("name")
         create.add_argument("--dns-name", default="")
         create.add_argument("--dns-resolver", default="")
+        self.dns_arguments(create)
         edit = cluster_sub.add_parser("edit")
         edit.add_argument("name")
         edit.add_argument("--dns-name")
         edit.add_argument("--dns-resolver")
+        self.dns_arguments(edit)
         edit.add_argument("--notify-email")
         edit.add_argument("--notify-webhook")
         edit.add_argument("--reason", default="")
@@ -77,6 +80,7 @@ class Command(BaseCommand):
         add.add_argument("--accept-host-key", action="store_true", help="pin the key the host presents now (audited)")
         add.add_argument("--registered", action="store_true",
                          help="its name and priority are already in Micetro's High Availability configuration")
+        self.member_dns_arguments(add, "add its address to")
         add.add_argument("--reason", default="")
         change = member_sub.add_parser("edit")
         change.add_argument("cluster")
@@ -93,6 +97,7 @@ class Command(BaseCommand):
         remove.add_argument("--forget", action="store_true", help="the host is gone for good: do not touch it")
         remove.add_argument("--unregistered", action="store_true",
                             help="it is already removed from Micetro's High Availability configuration")
+        self.member_dns_arguments(remove, "delete its address from")
         remove.add_argument("--reason", default="")
 
         switch = sub.add_parser("switchover", help="make a member the Active one (Set Active)")
@@ -106,9 +111,13 @@ class Command(BaseCommand):
         check = sub.add_parser("check", help="look at every member now; exit 1 when one does not serve")
         check.add_argument("cluster")
         check.add_argument("--json", action="store_true")
-        dns = sub.add_parser("dns", help="compare the round-robin DNS name with the members")
+        dns = sub.add_parser("dns", help="compare the round-robin DNS name with the members and verify Central "
+                                          "answers through it; --fix updates the name (a job)")
         dns.add_argument("cluster")
         dns.add_argument("--json", action="store_true")
+        dns.add_argument("--fix", action="store_true", help="show the planned DNS update, then apply it as a job")
+        dns.add_argument("--yes", action="store_true", help="apply without asking, deletions included")
+        dns.add_argument("--reason", default="")
         tune = sub.add_parser("tune", help="apply heartbeat settings to every member (a job)")
         tune.add_argument("cluster")
         tune.add_argument("--interval", type=int, help="HeartbeatInterval, 5-15 s")
@@ -138,6 +147,25 @@ class Command(BaseCommand):
         sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
         sub.add_parser("new-key", help="print a new key for HACONTROL_SECRET_KEY")
         sub.add_parser("worker", help="run the background worker and the state monitor (same as `manage.py worker`)")
+
+    @staticmethod
+    def dns_arguments(parser) -> None:
+        parser.add_argument("--central-port", type=int, help="Central's TCP port, tried through the name (1231)")
+        parser.add_argument("--dns-zone", help="the zone holding the name (DNS updates)")
+        parser.add_argument("--dns-server", help="the zone's primary server for updates: IP[:PORT] or [IPv6]:PORT")
+        parser.add_argument("--tsig-key-file", help="a BIND key statement, as `tsig-keygen NAME` prints it")
+        parser.add_argument("--tsig-key-name")
+        parser.add_argument("--tsig-algorithm", help="hmac-sha256 (default), hmac-sha512, ... (no GSS-TSIG)")
+        parser.add_argument("--tsig-secret-env", help="name of the variable holding the TSIG secret (base64)")
+        parser.add_argument("--dns-members", choices=["ask", "always", "never"],
+                            help="whether adding or removing a member updates the name too")
+        parser.add_argument("--no-dns-updates", action="store_true", help="clear every DNS update setting")
+
+    @staticmethod
+    def member_dns_arguments(parser, doing: str) -> None:
+        parser.add_argument("--dns", dest="update_dns", action="store_true", default=None,
+                            help=f"{doing} the round-robin name (when the cluster's policy is 'ask')")
+        parser.add_argument("--no-dns", dest="update_dns", action="store_false", help="leave the name as it is")
 
     @staticmethod
     def connection_arguments(parser) -> None:
@@ -231,7 +259,7 @@ class Command(BaseCommand):
             return
         if action == "create":
             cluster = actions.create_cluster(actor(), name=options["name"], dns_name=options["dns_name"],
-                                             dns_resolver=options["dns_resolver"])
+                                             dns_resolver=options["dns_resolver"], **self.dns_settings(options))
             self.stdout.write(f"created cluster {cluster.name}")
             return
         cluster = self.cluster(options["name"])
@@ -241,8 +269,30 @@ class Command(BaseCommand):
             return
         changes = {k: v for k in ("dns_name", "dns_resolver", "notify_email", "notify_webhook")
                    if (v := options.get(k)) is not None}
-        actions.edit_cluster(actor(), cluster, reason=options["reason"], **changes)
+        actions.edit_cluster(actor(), cluster, reason=options["reason"], **changes, **self.dns_settings(options))
         self.stdout.write(f"saved cluster {cluster.name}")
+
+    @staticmethod
+    def dns_settings(options: dict) -> dict:
+        """The DNS update settings given; the secret only from a key file or a variable, never
+        from the command line (where `ps` shows it)."""
+        if options.get("no_dns_updates"):
+            return {"dns_zone": "", "dns_server": "", "dns_key_name": "", "dns_member_policy": "ask"}
+        values = {"dns_zone": options.get("dns_zone"), "dns_server": options.get("dns_server"),
+                  "dns_key_name": options.get("tsig_key_name"), "dns_key_algorithm": options.get("tsig_algorithm"),
+                  "dns_member_policy": options.get("dns_members"), "central_port": options.get("central_port")}
+        if options.get("tsig_key_file"):
+            try:
+                name, algorithm, secret = parse_key_file(Path(options["tsig_key_file"]).expanduser().read_text())
+            except (OSError, ValueError) as error:
+                raise CommandError(f"--tsig-key-file: {error}") from None
+            values.update(dns_key_name=values["dns_key_name"] or name, dns_key_secret=secret,
+                          dns_key_algorithm=values["dns_key_algorithm"] or algorithm)
+        if options.get("tsig_secret_env"):
+            values["dns_key_secret"] = os.environ.get(options["tsig_secret_env"], "")
+            if not values["dns_key_secret"]:
+                raise CommandError(f"${options['tsig_secret_env']} is empty")
+        return {k: v for k, v in values.items() if v is not None}
 
     # members ----------------------------------------------------------------------------
 
@@ -270,10 +320,12 @@ class Command(BaseCommand):
             member = self.member(cluster, options["name"])
             if options["forget"]:
                 job = actions.forget_member(actor(), member, confirm=True, unregistered=options["unregistered"],
-                                            reason=options["reason"])
+                                            update_dns=options["update_dns"], reason=options["reason"])
             else:
                 job = actions.remove_member(actor(), member, stop=not options["no_stop"], confirm_active=options["yes"],
-                                            unregistered=options["unregistered"], reason=options["reason"])
+                                            unregistered=options["unregistered"], update_dns=options["update_dns"],
+                                            reason=options["reason"])
+            self.say_dns(cluster, job)
             self.run(job)
             return
         values = self.member_values(options)
@@ -290,8 +342,15 @@ class Command(BaseCommand):
         if options["accept_host_key"] and values["platform"] == "linux" and not values.get("host_key"):
             values["host_key"] = self.fetch_host_key(cluster, options["name"], values)
         job = actions.add_member(actor(), cluster, name=options["name"], registered=options["registered"],
-                                 reason=options["reason"], **values)
+                                 update_dns=options["update_dns"], reason=options["reason"], **values)
+        self.say_dns(cluster, job)
         self.run(job)
+
+    def say_dns(self, cluster: Cluster, job: Job) -> None:
+        """Under the 'ask' policy without --dns, say the name is left alone and how to change it."""
+        if cluster.dns_updates_on and not job.params.get("dns") and cluster.dns_member_policy == "ask":
+            self.stdout.write(f"{cluster.dns_name} is left as it is (add --dns to update it, or run "
+                              f"`python manage.py ha dns {cluster.name} --fix` later)")
 
     def fetch_host_key(self, cluster: Cluster, name: str, values: dict) -> str:
         """Connect once without a pinned key and pin what the host presents (audited)."""
@@ -355,13 +414,17 @@ class Command(BaseCommand):
             raise CommandError("not every member serves: " + ", ".join(down) if down else
                                f"which member is Active is not known: {found.ha_note}")
 
-    def do_dns(self, cluster: str, json: bool, **options):
+    def do_dns(self, cluster: str, json: bool, fix: bool, yes: bool, reason: str, **options):
         found = self.cluster(cluster)
         if not found.dns_name:
             raise CommandError(f"{found.name} has no DNS name: set one with `ha cluster edit {found.name} --dns-name NAME`")
+        if fix:
+            self.fix_dns(found, yes, reason)
+            found.refresh_from_db()
         report = check_dns(found)
+        verified = found.dns_verification
         if json:
-            self.stdout.write(as_json(report))
+            self.stdout.write(as_json({**report, "verification": verified}))
         else:
             self.stdout.write(f"{report['name']} -> {', '.join(report['addresses']) or 'no address'}")
             if report["error"]:
@@ -370,8 +433,37 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {row['name']:<20} {row['address']:<40} {'present' if row['present'] else 'MISSING'}")
             for address in report["extra"]:
                 self.stdout.write(f"  {'(no member)':<20} {address:<40} EXTRA")
+            self.stdout.write(f"through the name, TCP {verified['port']}:")
+            for row in verified["addresses"]:
+                whose = (row["member"] or "(no member)") + (" (Active)" if row["member"] == verified["active"] else "")
+                self.stdout.write(f"  {row['address']:<40} {whose:<29} "
+                                  + ("accepts" if row["accepts"] else f"DOES NOT ACCEPT: {row['error']}"))
+            self.stdout.write("  verified: the Active member answers through the name" if verified["ok"]
+                              else f"  NOT VERIFIED: {verified['problem']}")
         if not report["ok"]:
             raise CommandError(f"{report['name']} does not match the members")
+        if not verified["ok"]:
+            raise CommandError(f"{report['name']} does not lead to the Active Central: {verified['problem']}")
+
+    def fix_dns(self, cluster: Cluster, yes: bool, reason: str) -> None:
+        """Show the plan, ask (deletions included) unless --yes, then run the job here."""
+        plan = actions.plan_dns(cluster)
+        self.stdout.write(f"{cluster.dns_name} on {cluster.dns_server} now: {plan.before.describe()}")
+        for note in plan.notes:
+            self.stdout.write(f"  {note}")
+        if not plan.changes:
+            self.stdout.write("nothing to change")
+            return
+        for change in plan.changes:
+            self.stdout.write(f"  {change.action:<7} {change.rdtype:<5} {change.address:<40} {change.why}")
+        self.stdout.write(f"afterwards: {plan.after().describe()}")
+        if not yes:
+            deletions = f", deleting {len(plan.deletions)} record(s) that belong to no member" if plan.deletions else ""
+            self.stdout.write(f"Apply this as one signed update{deletions}? [y/N] ", ending="")
+            self.stdout.flush()
+            if (sys.stdin.readline() or "").strip().lower() not in ("y", "yes"):
+                raise CommandError("nothing changed")
+        self.run(actions.fix_dns(actor(), cluster, seen=plan.digest(), confirm_deletions=True, reason=reason))
 
     def do_tune(self, cluster: str, interval: int | None, max_downtime: int | None, reason: str, **options):
         self.run(actions.tune(actor(), self.cluster(cluster), interval=interval, max_downtime=max_downtime, reason=reason))
@@ -498,13 +590,17 @@ class Command(BaseCommand):
     def do_rotate_keys(self, **options):
         """Every secret is decrypted with whichever configured key works and saved again, which
         encrypts it with the first (newest) key; afterwards the old keys can be dropped."""
-        count = 0
+        count = clusters = 0
         with transaction.atomic():
             for member in Member.objects.select_for_update():
                 member.save(update_fields=["password", "private_key", "key_passphrase"])
                 count += 1
-        AuditEvent.record(actor(), "credentials re-encrypted", detail=f"{count} member(s)")
-        self.stdout.write(f"re-encrypted the credentials of {count} member(s) with the newest key")
+            for cluster in Cluster.objects.select_for_update().exclude(dns_key_secret=""):
+                cluster.save(update_fields=["dns_key_secret"])
+                clusters += 1
+        AuditEvent.record(actor(), "credentials re-encrypted", detail=f"{count} member(s), {clusters} TSIG key(s)")
+        self.stdout.write(f"re-encrypted the credentials of {count} member(s) and {clusters} cluster TSIG key(s) "
+                          "with the newest key")
 
     def do_new_key(self, **options):
         self.stdout.write(Fernet.generate_key().decode())
