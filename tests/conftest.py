@@ -124,7 +124,7 @@ def ssh_hosts(ssh_host_pool, central_store) -> list[SSHHost]:
 @pytest.fixture(scope="session")
 def bind_server(host_base):
     """A real BIND 9 (named) on <test net>.53 serving example.com, updatable with its test key."""
-    server = BindServer(host_base / "named", test_address(53))
+    server = BindServer(host_base / "named", loopback(53))
     server.start()
     yield server
     server.stop()

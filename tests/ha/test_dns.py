@@ -22,7 +22,7 @@ from hacontrol.ha.procedures import REGISTRY
 from hacontrol.ha.procedures.base import JobContext
 from hacontrol.ha.runner import JobRunner, recover_expired_jobs
 from tests.conftest import add_member, finish, linux_member_values
-from tests.conftest import test_address as net_address
+from tests.conftest import loopback as net_address
 from tests.hosts.bind_server import ALGORITHM, KEY_NAME, new_secret
 
 NAME = "central.example.com"

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from hacontrol.lib.dns import check_round_robin, parse_server, verify_through_name
-from tests.conftest import test_address as net_address
+from tests.conftest import loopback as net_address
 
 MEMBERS = [("central1", "192.0.2.10"), ("central2", "192.0.2.20"), ("central3", "2001:db8::30")]
 
