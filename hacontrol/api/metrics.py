@@ -18,7 +18,8 @@ from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from rest_framework.exceptions import AuthenticationFailed
@@ -141,4 +142,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not (by_token or address_allowed(request)):
         return refused("send an API token (Authorization: Bearer ...), or scrape from an address in "
                        "HACONTROL_METRICS_ALLOW")
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    # The text format Prometheus asks for (OpenMetrics or plain text), plain text 0.0.4 otherwise.
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encoder(REGISTRY), content_type=content_type)
