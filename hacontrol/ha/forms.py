@@ -146,7 +146,8 @@ class ForgetMemberForm(ReasonForm):
     confirm = forms.BooleanField(required=False, label="Yes, its host is gone for good: forget it without touching it")
     unregistered = forms.BooleanField(
         required=False, label="Already removed from Micetro's High Availability configuration")
-    reason = forms.CharField(required=True, max_length=500, help_text="Required; kept in the audit log")
+    # Required, but by the action (forget_member), so the page refuses it in the API's and CLI's words.
+    reason = forms.CharField(required=False, max_length=500, help_text="Required; kept in the audit log")
 
 
 class AcceptKeyForm(ReasonForm):
