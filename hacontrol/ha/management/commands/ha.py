@@ -533,11 +533,11 @@ class Command(BaseCommand):
             self.stdout.write(token)
             return
         if action == "revoke":
-            row = ApiToken.objects.select_related("user").filter(pk=options["id"]).first()
-            if row is None:
+            found = ApiToken.objects.select_related("user").filter(pk=options["id"]).first()
+            if found is None:
                 raise CommandError(f"no token #{options['id']}")
-            row.revoke(actor())
-            self.stdout.write(f"revoked token #{options['id']} {row}")
+            found.revoke(actor())
+            self.stdout.write(f"revoked token #{options['id']} {found}")
             return
         tokens = ApiToken.objects.select_related("user")
         if options["user"]:
@@ -547,10 +547,10 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(as_json(rows))
             return
-        for row in rows:
-            self.stdout.write(f"#{row['id']}\t{row['user']}\t{row['name']}\t{row['hint']}…\t"
-                              f"expires {row['expires'] or 'never'}{' (expired)' if row['expired'] else ''}\t"
-                              f"last used {row['last_used'] or 'never'}")
+        for listed in rows:
+            self.stdout.write(f"#{listed['id']}\t{listed['user']}\t{listed['name']}\t{listed['hint']}…\t"
+                              f"expires {listed['expires'] or 'never'}{' (expired)' if listed['expired'] else ''}\t"
+                              f"last used {listed['last_used'] or 'never'}")
 
     # keys and the worker ------------------------------------------------------------------------
 
