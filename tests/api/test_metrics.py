@@ -3,7 +3,10 @@ says must be what the database says, whichever process answers."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -115,3 +118,15 @@ def test_only_tokens_and_allowed_addresses_may_scrape(client, viewer, settings):
     settings.HACONTROL_METRICS_ALLOW = [__import__("ipaddress").ip_network("192.0.2.0/24")]
     assert client.get("/metrics", **far).status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="198.51.100.1").status_code == 401
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_we_serve(client, prod):
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "deploy/grafana/hacontrol.json").read_text())
+    asked = {name for panel in dashboard["panels"] for target in panel["targets"]
+             for name in re.findall(r"hacontrol_\w+", target["expr"])}
+    assert hold(MONITOR, 10)
+    Lease.objects.filter(name=MONITOR).update(rounds=1, last_round_seconds=0.5, last_round_finished=timezone.now())
+    AuditEvent.record(None, "failover", cluster=prod[0])
+    served = {family.name for family in text_string_to_metric_families(client.get("/metrics").content.decode())}
+    served |= {f"{name}_total" for name in served} | {f"{name}_info" for name in served}
+    assert len(asked) >= 9 and asked <= served, asked - served
