@@ -10,6 +10,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from hacontrol.ha.models import (
     AuditEvent,
@@ -149,8 +150,16 @@ def text(**kwargs) -> serializers.CharField:
     return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, **kwargs)
 
 
-def flag(**kwargs) -> serializers.BooleanField:
-    return serializers.BooleanField(required=False, **kwargs)
+class Flag(serializers.BooleanField):
+    """A yes or no. Left out of a form-encoded request (curl -d) it is not given, so what is stored
+    or the action's default holds, rather than REST framework's reading of a missing HTML checkbox
+    as "no" (which would switch off sudo on every form-encoded edit)."""
+
+    default_empty_html = empty
+
+
+def flag(**kwargs) -> Flag:
+    return Flag(required=False, **kwargs)
 
 
 class ReasonInput(serializers.Serializer):
@@ -203,7 +212,7 @@ class MemberEditInput(MemberFields):
 
 
 class RemoveInput(ReasonInput):
-    stop = serializers.BooleanField(default=True, help_text="Stop Central on the host first")
+    stop = Flag(default=True, help_text="Stop Central on the host first")
     confirm_active = flag(help_text="Remove the Active member although others depend on it")
     unregistered = flag(help_text="Already removed from Micetro's High Availability configuration")
 

@@ -44,6 +44,16 @@ def test_adding_a_member_answers_202_with_the_jobs_url_and_hands_it_to_a_worker(
     assert "secret-key-text" not in str(job.params)
 
 
+def test_a_form_encoded_request_works_as_curl_sends_it(admin_api, prod):
+    _, primary = prod
+    Member.objects.filter(pk=primary.pk).update(use_sudo=True)
+    response = admin_api.patch(f"/api/members/{primary.pk}/", "address=192.0.2.11&reason=renumbered",
+                               content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200, response.content
+    assert response.json()["address"] == "192.0.2.11"
+    assert response.json()["use_sudo"] is True, "a flag left out of the form is not given, not 'no'"
+
+
 def test_a_refusal_is_json_naming_the_check_and_is_audited(admin_api, prod):
     cluster, _ = prod
     response = admin_api.post("/api/members/", {"cluster": cluster.pk, "name": "central2", "address": "192.0.2.20",
