@@ -1,6 +1,6 @@
 """The API under /api/: the resources, the OpenAPI schema and its documentation page."""
 
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
@@ -19,7 +19,8 @@ router.register("audit", views.AuditEventViewSet, basename="audit-event")
 
 urlpatterns = [
     *router.urls,
-    # REST framework authenticates it (401 without a token or session), like the resources.
-    path("schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
-    path("docs/", views.DocsView.as_view(), name="docs"),
+    # REST framework authenticates the schema (401 without a token or session), like the resources.
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # A page for people: without a session, the console's sign-in page rather than a 401.
+    path("docs/", login_required(views.DocsView.as_view()), name="docs"),
 ]

@@ -8,7 +8,6 @@ it is and :mod:`hacontrol.api.errors` renders it; a job is handed to a worker an
 from __future__ import annotations
 
 import django_filters
-from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
@@ -28,14 +27,11 @@ JOB_ACCEPTED = {202: s.JobSerializer, **REFUSALS}
 
 
 class ApiViewSet(viewsets.GenericViewSet):
-    """Authenticated by REST framework (a token, or the session with CSRF), so a request without
-    either is answered 401, not redirected to the sign-in page as the console's pages are."""
+    """Authenticated by REST framework (a token, or the session with CSRF; REST framework exempts
+    its views from LoginRequiredMiddleware), so a request with neither is answered 401, not
+    redirected to the sign-in page as the console's pages are."""
 
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
-
-    @classmethod
-    def as_view(cls, actions=None, **initkwargs):
-        return login_not_required(super().as_view(actions, **initkwargs))
 
     def actor(self) -> str:
         return self.request.user.get_username()
@@ -273,7 +269,7 @@ class AuditEventViewSet(mixins.ListModelMixin, ApiViewSet):
 
 class DocsView(SpectacularSwaggerSplitView):
     """Swagger UI from our own static files, its start script a file too: the console's CSP
-    allows no inline script or style. Behind the console's sign-in."""
+    allows no inline script or style."""
 
     template_name = "api/docs.html"
     url_name = "api:schema"

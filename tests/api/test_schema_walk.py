@@ -112,3 +112,14 @@ def test_the_schema_itself_needs_a_token_or_a_session(anonymous_api, viewer_api,
     assert anonymous_api.get("/api/schema/").status_code == 401
     assert viewer_api.get("/api/schema/?format=json").json()["info"]["title"] == "hacontrol API"
     assert viewer_client.get("/api/schema/").status_code == 200
+
+
+def test_the_documentation_page_is_behind_the_consoles_sign_in(viewer_client):
+    from django.test import Client
+
+    assert Client().get("/api/docs/")["Location"].startswith("/login/")
+    page = viewer_client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "<script>" not in page and "<style>" not in page, "our CSP allows no inline script or style"
+    script = viewer_client.get("/api/docs/?script=")
+    assert script["Content-Type"].startswith("application/javascript") and "/api/schema/" in script.content.decode()
