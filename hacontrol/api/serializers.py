@@ -20,6 +20,7 @@ from hacontrol.ha.models import (
     Member,
     State,
     StateChange,
+    StepStatus,
     Upgrade,
 )
 
@@ -91,7 +92,7 @@ class JobDetailSerializer(JobSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_waiting(self, job: Job) -> dict | None:
-        step = next((s for s in job.steps.all() if s.status == "waiting"), None)
+        step = next((s for s in job.steps.all() if s.status == StepStatus.WAITING), None)
         return {"step": step.name, **step.instructions} if step else None
 
 

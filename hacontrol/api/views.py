@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.serializers import Serializer
 
 from hacontrol.api import serializers as s
 from hacontrol.ha import actions
@@ -36,7 +40,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     def actor(self) -> str:
         return self.request.user.get_username()
 
-    def arguments(self, serializer_class) -> dict:
+    def arguments(self, serializer_class: type[Serializer]) -> dict:
         """The request's values, typed by ``serializer_class`` (only those given)."""
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -48,7 +52,7 @@ class ApiViewSet(viewsets.GenericViewSet):
         data = s.JobSerializer(job, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
 
-    def created(self, instance, serializer_class) -> Response:
+    def created(self, instance: Model, serializer_class: type[Serializer]) -> Response:
         data = serializer_class(instance, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
 
@@ -66,46 +70,47 @@ class ClusterViewSet(ReadViewSet):
     serializer_class = s.ClusterSerializer
 
     @extend_schema(summary="Create a cluster", request=s.ClusterInput, responses={201: s.ClusterSerializer, **REFUSALS})
-    def create(self, request):
+    def create(self, request: Request) -> Response:
         cluster = actions.create_cluster(self.actor(), **self.arguments(s.ClusterInput))
         return self.created(self.get_queryset().get(pk=cluster.pk), s.ClusterSerializer)
 
     @extend_schema(summary="Edit a cluster", request=s.ClusterEditInput, responses={200: s.ClusterSerializer, **REFUSALS})
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
         actions.edit_cluster(self.actor(), self.get_object(), **self.arguments(s.ClusterEditInput))
         return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(summary="Delete an empty cluster (no host is touched)", responses={204: None, **REFUSALS},
                    parameters=[OpenApiParameter("reason", str, description="Kept in the audit log")])
-    def destroy(self, request, pk=None):
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
         actions.delete_cluster(self.actor(), self.get_object(), reason=request.query_params.get("reason", ""))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Check every member now (the states change in the cluster's members)", request=None,
                    responses={202: s.AcceptedSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
-    def check(self, request, pk=None):
+    def check(self, request: Request, pk: str | None = None) -> Response:
         return self.task_accepted(probe_cluster_task, "checking every member now")
 
     @extend_schema(summary="Check the round-robin DNS name now (the answer lands in dns_report)", request=None,
                    responses={202: s.AcceptedSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
-    def dns(self, request, pk=None):
+    def dns(self, request: Request, pk: str | None = None) -> Response:
         return self.task_accepted(check_dns_task, "resolving the round-robin DNS name now")
 
     @extend_schema(summary="HA tuning: write the heartbeat settings to every member (a job)", request=s.TuneInput,
                    responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def tune(self, request, pk=None):
+    def tune(self, request: Request, pk: str | None = None) -> Response:
         values = self.arguments(s.TuneInput)
         return self.job_accepted(actions.tune(
             self.actor(), self.get_object(), interval=values.get("heartbeat_interval"),
             max_downtime=values.get("heartbeat_max_downtime"), reason=values.get("reason", "")))
 
     def task_accepted(self, task, detail: str) -> Response:
+        """Hand a look at the cluster's hosts to a worker; its findings land on the cluster."""
         cluster = self.get_object()
         transaction.on_commit(lambda: task.enqueue(cluster.pk))
-        url = self.get_serializer(cluster).data["url"]
+        url = reverse("api:cluster-detail", args=[cluster.pk], request=self.request)
         return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
 
 
@@ -123,7 +128,7 @@ class MemberViewSet(ReadViewSet):
 
     @extend_schema(summary="Add a member: records it and starts the job that configures its host",
                    request=s.MemberAddInput, responses=JOB_ACCEPTED)
-    def create(self, request):
+    def create(self, request: Request) -> Response:
         values = self.arguments(s.MemberAddInput)
         cluster, registered, reason = values.pop("cluster"), values.pop("registered", False), values.pop("reason", "")
         # Kept so a failed add can be tried again from its job page (secrets excepted).
@@ -133,7 +138,7 @@ class MemberViewSet(ReadViewSet):
 
     @extend_schema(summary="Edit a member (a new priority is a job: 202)", request=s.MemberEditInput,
                    responses={200: s.MemberSerializer, **JOB_ACCEPTED})
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
         values = self.arguments(s.MemberEditInput)
         member = self.get_object()
         job = actions.edit_member(self.actor(), member, **values)
@@ -144,25 +149,25 @@ class MemberViewSet(ReadViewSet):
     @extend_schema(summary="Remove a member: stop it, take its name out, unregister, forget (a job)",
                    request=s.RemoveInput, responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def remove(self, request, pk=None):
+    def remove(self, request: Request, pk: str | None = None) -> Response:
         return self.job_accepted(actions.remove_member(self.actor(), self.get_object(), **self.arguments(s.RemoveInput)))
 
     @extend_schema(summary="Forget a member whose host is gone for good, without touching it (a job)",
                    request=s.ForgetInput, responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def forget(self, request, pk=None):
+    def forget(self, request: Request, pk: str | None = None) -> Response:
         return self.job_accepted(actions.forget_member(self.actor(), self.get_object(), **self.arguments(s.ForgetInput)))
 
     @extend_schema(summary="Set Active: make this member the Active one by Central's own failover (a job)",
                    request=s.ReasonInput, responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def switchover(self, request, pk=None):
+    def switchover(self, request: Request, pk: str | None = None) -> Response:
         return self.job_accepted(actions.switchover(self.actor(), self.get_object(), **self.arguments(s.ReasonInput)))
 
     @extend_schema(summary="Pin the host key the member's host presented (give the fingerprint you checked)",
                    request=s.AcceptKeyInput, responses={200: s.HostKeyAcceptedSerializer, **REFUSALS})
     @action(detail=True, methods=["post"], url_path="accept-host-key")
-    def accept_host_key(self, request, pk=None):
+    def accept_host_key(self, request: Request, pk: str | None = None) -> Response:
         values = self.arguments(s.AcceptKeyInput)
         old, new = actions.accept_host_key(self.actor(), self.get_object(),
                                            seen_fingerprint=values.get("fingerprint", ""), reason=values.get("reason", ""))
@@ -178,22 +183,22 @@ class JobViewSet(ReadViewSet):
     queryset = Job.objects.all()
     filterset_fields = ["cluster", "member", "status", "kind", "upgrade"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Job]:
         return self.queryset.prefetch_related("steps") if self.action == "retrieve" else self.queryset
 
-    def get_serializer_class(self):
+    def get_serializer_class(self) -> type[s.JobSerializer]:
         return s.JobDetailSerializer if self.action == "retrieve" else s.JobSerializer
 
     @extend_schema(summary="Confirm the Micetro step a waiting job asks for: it goes on", request=None,
                    responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def confirm(self, request, pk=None):
+    def confirm(self, request: Request, pk: str | None = None) -> Response:
         return self.job_accepted(actions.confirm_job(self.actor(), self.get_object()))
 
     @extend_schema(summary="Cancel a job: it stops after its current step and undoes what ran", request=s.ReasonInput,
                    responses={200: s.JobSerializer, **JOB_ACCEPTED})
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = actions.cancel_job(self.actor(), self.get_object(), **self.arguments(s.ReasonInput))
         if job.status == JobStatus.QUEUED:
             return self.job_accepted(job)
@@ -212,7 +217,7 @@ class UpgradeViewSet(ReadViewSet):
     @extend_schema(summary="Start an upgrade with an uploaded installer or one already on the hosts",
                    request={"multipart/form-data": s.UpgradeInput, "application/json": s.UpgradeInput},
                    responses={201: s.UpgradeSerializer, **REFUSALS})
-    def create(self, request):
+    def create(self, request: Request) -> Response:
         values = self.arguments(s.UpgradeInput)
         upload = values.get("installer")
         stored = actions.store_installer(upload.chunks(), upload.name) if upload else None
@@ -224,13 +229,13 @@ class UpgradeViewSet(ReadViewSet):
     @extend_schema(summary="Run the wizard's current stage (again, after a failure)", request=None,
                    responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def run(self, request, pk=None):
+    def run(self, request: Request, pk: str | None = None) -> Response:
         return self.job_accepted(actions.run_upgrade_stage(self.actor(), self.get_object()))
 
     @extend_schema(summary="Go past failed pre-flight checks (a reason is required)", request=s.ReasonInput,
                    responses={200: s.UpgradeSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
-    def override(self, request, pk=None):
+    def override(self, request: Request, pk: str | None = None) -> Response:
         values = self.arguments(s.ReasonInput)
         upgrade = actions.override_preflight(self.actor(), self.get_object(), reason=values.get("reason", ""))
         return Response(self.get_serializer(upgrade).data)
@@ -238,7 +243,7 @@ class UpgradeViewSet(ReadViewSet):
     @extend_schema(summary="Abort: start again what the upgrade stopped (a job)", request=s.ReasonInput,
                    responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
-    def abort(self, request, pk=None):
+    def abort(self, request: Request, pk: str | None = None) -> Response:
         return self.job_accepted(actions.abort_upgrade(self.actor(), self.get_object(), **self.arguments(s.ReasonInput)))
 
 
