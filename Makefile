@@ -35,10 +35,11 @@ bench: $(VENV)/.installed-test var/secret_key
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # mypy's Django plugin loads the settings but needs no database: a placeholder URL keeps the
-# embedded server from starting.
+# embedded server from starting. lint-imports forbids import cycles (pyproject.toml's contract).
 lint: $(VENV)/.installed-test var/secret_key
 	$(BIN)/ruff check hacontrol tests bench
 	DATABASE_URL=postgres://lint@localhost/lint $(BIN)/mypy hacontrol
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var

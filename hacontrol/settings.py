@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from hacontrol.lib.env import envbool, envint, envlist, envsecret, parse_database_url
+from hacontrol.lib.env import envbool, envint, envlist, envnetworks, envsecret, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -31,6 +31,10 @@ INSTALLED_APPS = [
     "template_partials",
     "django_tasks",
     "django_tasks_db",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "hacontrol.ha",
 ]
 
@@ -155,6 +159,45 @@ HACONTROL_QUEUE_GRACE = envint("HACONTROL_QUEUE_GRACE", 60, minimum=1)
 # Jobs one worker runs at once (of different clusters), and how long it waits for them when stopped.
 HACONTROL_WORKER_JOBS = envint("HACONTROL_WORKER_JOBS", 8, minimum=1)
 HACONTROL_WORKER_GRACE = envint("HACONTROL_WORKER_GRACE", 20, minimum=0)
+
+# The REST API (hacontrol.api): JSON only, tokens or the browser session, the console's roles.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "hacontrol.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["hacontrol.api.permissions.AdminOrReadOnly"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "hacontrol.api.pagination.Pages",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "hacontrol.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "hacontrol API",
+    "DESCRIPTION": "Micetro Central high availability: the console's actions and what it sees. "
+                   "Authenticate with `Authorization: Bearer <token>` (tokens are made on the console's API tokens page).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MemberStateEnum": "hacontrol.ha.models.choices.State",
+        "JobStatusEnum": "hacontrol.ha.models.choices.JobStatus",
+        "StepStatusEnum": "hacontrol.ha.models.choices.StepStatus",
+        "UpgradeStatusEnum": "hacontrol.ha.models.choices.UpgradeStatus",
+    },
+}
+# Addresses that may read /metrics without a token (a token works from anywhere).
+HACONTROL_METRICS_ALLOW = envnetworks("HACONTROL_METRICS_ALLOW", ["127.0.0.0/8", "::1/128"])
 
 LOGGING = {
     "version": 1,

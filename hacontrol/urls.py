@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 
+from hacontrol.api.metrics import metrics
 from hacontrol.ha import views
 from hacontrol.ha.signin import SignInView
 
@@ -9,6 +10,8 @@ urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", login_not_required(views.healthz), name="healthz"),
+    path("metrics", metrics, name="metrics"),
+    path("api/", include("hacontrol.api.urls")),
     path("", views.cluster_list, name="cluster-list"),
     path("clusters/add/", views.cluster_add, name="cluster-add"),
     path("clusters/<int:cluster_id>/", views.cluster_detail, name="cluster-detail"),
@@ -35,4 +38,6 @@ urlpatterns = [
     path("jobs/<int:job_id>/confirm/", views.job_confirm, name="job-confirm"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job-cancel"),
     path("audit/", views.audit_list, name="audit-list"),
+    path("tokens/", views.token_list, name="token-list"),
+    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token-revoke"),
 ]

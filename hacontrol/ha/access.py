@@ -7,6 +7,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 
 ADMIN_GROUP = "HA administrators"
+ADMINS_ONLY = "Only HA administrators may change clusters."
 
 
 def is_admin(user) -> bool:
@@ -25,7 +26,7 @@ def admin_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not is_admin(request.user):
-            raise PermissionDenied("Only HA administrators may change clusters.")
+            raise PermissionDenied(ADMINS_ONLY)
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django import forms
+from django.utils import timezone
 
 from hacontrol.ha.actions import SECRET_FIELDS
 from hacontrol.ha.errors import Refused
-from hacontrol.ha.models import MAX_PRIORITY, Cluster, DnsPolicy, Member
+from hacontrol.ha.models import MAX_PRIORITY, ApiToken, Cluster, DnsPolicy, Member
 from hacontrol.remote.commands import PlatformCommands
 
 
@@ -175,7 +178,8 @@ class ForgetMemberForm(ReasonForm):
     confirm = forms.BooleanField(required=False, label="Yes, its host is gone for good: forget it without touching it")
     unregistered = forms.BooleanField(
         required=False, label="Already removed from Micetro's High Availability configuration")
-    reason = forms.CharField(required=True, max_length=500, help_text="Required; kept in the audit log")
+    # Required, but by the action (forget_member), so the page refuses it in the API's and CLI's words.
+    reason = forms.CharField(required=False, max_length=500, help_text="Required; kept in the audit log")
 
     def __init__(self, *args, member: Member, **kwargs):
         super().__init__(*args, **kwargs)
@@ -206,3 +210,18 @@ class UpgradeForm(ShowsRefusals, forms.Form):
         help_text="Read from the installer when left empty",
         error_messages={"invalid": "a version looks like 11.1.0"},
     )
+
+
+class TokenForm(forms.ModelForm):
+    """A new API token: what it is for, and how long it lives."""
+
+    LIFETIMES = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never expires")]
+    lifetime = forms.ChoiceField(choices=LIFETIMES, initial="90", required=False, label="Expires after")
+
+    class Meta:
+        model = ApiToken
+        fields = ["name"]
+
+    def expires(self) -> datetime | None:
+        days = self.cleaned_data["lifetime"]
+        return timezone.now() + timedelta(days=int(days)) if days else None

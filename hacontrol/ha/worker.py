@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management import call_command
 from django.db import close_old_connections, connection
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from hacontrol.ha import executor
@@ -91,7 +91,10 @@ class Monitor(threading.Thread):
             StateChange.objects.prune()
         self.rounds += 1
         clusters = list(Cluster.objects.all())
+        started = time.monotonic()
         probe_clusters(clusters)
+        Lease.objects.filter(name=MONITOR).update(rounds=F("rounds") + 1, last_round_finished=Now(),
+                                                  last_round_seconds=time.monotonic() - started)
         for cluster in clusters:
             if cluster.dns_name:
                 try:

@@ -96,8 +96,14 @@ class SignInFailure(models.Model):
 
 class Lease(models.Model):
     """A named lease held by one process at a time (the state monitor's), taken over by another
-    once it expires: several workers, on several machines, probe the hosts exactly once."""
+    once it expires: several workers, on several machines, probe the hosts exactly once.
+
+    Its holder also keeps here how its rounds go (how many, how long the last took), so /metrics,
+    served by any web process, reads them from the database whichever worker probes now."""
 
     name = models.CharField(max_length=50, unique=True)
     owner = models.CharField(max_length=200, blank=True)
     expires = models.DateTimeField(null=True, blank=True)
+    rounds = models.PositiveBigIntegerField(default=0, help_text="Rounds done under this lease, by any holder")
+    last_round_seconds = models.FloatField(null=True, blank=True, help_text="How long the last round took")
+    last_round_finished = models.DateTimeField(null=True, blank=True)

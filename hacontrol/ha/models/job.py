@@ -18,6 +18,10 @@ class JobQuerySet(models.QuerySet):
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
 
+    def members_in_maintenance(self) -> set[int]:
+        """Ids of the members an active job works on (the panel shows them in Maintenance)."""
+        return {pk for affected in self.active().values_list("affected", flat=True) for pk in affected}
+
 
 class Job(models.Model):
     """A procedure run on a cluster's hosts, step by step, by a worker or the CLI.

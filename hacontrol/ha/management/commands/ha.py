@@ -14,16 +14,19 @@ import json
 import os
 import signal
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from hacontrol.ha import actions
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.jobs import run_here
-from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStatus, Member
+from hacontrol.ha.models import ApiToken, AuditEvent, Cluster, Job, JobStatus, Member
 from hacontrol.ha.probe import check_dns, probe_cluster
 from hacontrol.ha.runner import JobRunner
 from hacontrol.ha.worker import run_worker
@@ -99,6 +102,11 @@ class Command(BaseCommand):
                             help="it is already removed from Micetro's High Availability configuration")
         self.member_dns_arguments(remove, "delete its address from")
         remove.add_argument("--reason", default="")
+        accept = member_sub.add_parser("accept-key", help="pin the new host key the member's host presented")
+        accept.add_argument("cluster")
+        accept.add_argument("name")
+        accept.add_argument("--fingerprint", required=True, help="the presented key's SHA256 fingerprint, as checked")
+        accept.add_argument("--reason", default="")
 
         switch = sub.add_parser("switchover", help="make a member the Active one (Set Active)")
         switch.add_argument("cluster")
@@ -144,6 +152,17 @@ class Command(BaseCommand):
         upgrade.add_argument("--force", action="store_true", help="override failed pre-flight checks (audited)")
         upgrade.add_argument("--resume", action="store_true", help="continue (retry) the open upgrade")
         upgrade.add_argument("--abort", action="store_true", help="abort the open upgrade")
+        token = sub.add_parser("token", help="API tokens: create (shown once), list, revoke")
+        token_sub = token.add_subparsers(dest="action", required=True)
+        token_create = token_sub.add_parser("create")
+        token_create.add_argument("user")
+        token_create.add_argument("name", help="what it is for, e.g. prometheus")
+        token_create.add_argument("--days", type=int, help="expires after this many days (default: never)")
+        token_list = token_sub.add_parser("list")
+        token_list.add_argument("--user")
+        token_list.add_argument("--json", action="store_true")
+        token_revoke = token_sub.add_parser("revoke")
+        token_revoke.add_argument("id", type=int)
         sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
         sub.add_parser("new-key", help="print a new key for HACONTROL_SECRET_KEY")
         sub.add_parser("worker", help="run the background worker and the state monitor (same as `manage.py worker`)")
@@ -327,6 +346,11 @@ class Command(BaseCommand):
                                             reason=options["reason"])
             self.say_dns(cluster, job)
             self.run(job)
+            return
+        if action == "accept-key":
+            old, new = actions.accept_host_key(actor(), self.member(cluster, options["name"]),
+                                               seen_fingerprint=options["fingerprint"], reason=options["reason"])
+            self.stdout.write(f"pinned {new} (was {old or 'none'})")
             return
         values = self.member_values(options)
         if action == "edit":
@@ -584,6 +608,41 @@ class Command(BaseCommand):
                         raise
             current.refresh_from_db()
         self.stdout.write(f"upgrade #{current.pk} {current.status}: {current.versions_after}")
+
+    # API tokens ---------------------------------------------------------------------------------
+
+    def do_token(self, action: str, **options):
+        if action == "create":
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"no user named {options['user']!r}")
+            if options["days"] is not None and options["days"] < 1:
+                raise CommandError("--days is at least 1")
+            expires = timezone.now() + timedelta(days=options["days"]) if options["days"] else None
+            row, token = ApiToken.issue(user, options["name"], expires=expires, actor=actor())
+            self.stderr.write(f"token #{row.pk} {row.name} of {user.get_username()}, expires {expires or 'never'}; "
+                              "it is shown once:")
+            self.stdout.write(token)
+            return
+        if action == "revoke":
+            found = ApiToken.objects.select_related("user").filter(pk=options["id"]).first()
+            if found is None:
+                raise CommandError(f"no token #{options['id']}")
+            found.revoke(actor())
+            self.stdout.write(f"revoked token #{options['id']} {found}")
+            return
+        tokens = ApiToken.objects.select_related("user")
+        if options["user"]:
+            tokens = tokens.filter(user__username=options["user"])
+        rows = [{"id": t.pk, "user": t.user.get_username(), "name": t.name, "hint": t.hint, "created": t.created,
+                 "expires": t.expires, "expired": t.expired, "last_used": t.last_used} for t in tokens]
+        if options["json"]:
+            self.stdout.write(as_json(rows))
+            return
+        for listed in rows:
+            self.stdout.write(f"#{listed['id']}\t{listed['user']}\t{listed['name']}\t{listed['hint']}…\t"
+                              f"expires {listed['expires'] or 'never'}{' (expired)' if listed['expired'] else ''}\t"
+                              f"last used {listed['last_used'] or 'never'}")
 
     # keys and the worker ------------------------------------------------------------------------
 
