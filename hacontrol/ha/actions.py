@@ -100,7 +100,9 @@ def clean(instance, exclude: Iterable[str] = ()) -> None:
 # Clusters -------------------------------------------------------------------------------------
 
 def create_cluster(actor: str, **fields) -> Cluster:
-    cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS})
+    # A setting left out (None, or an empty choice) takes the model's default.
+    cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS and v is not None
+                         and not (v == "" and Cluster._meta.get_field(k).has_default())})
     with audited(actor, "cluster create"):
         clean(cluster)
         if Cluster.objects.filter(name=cluster.name).exists():

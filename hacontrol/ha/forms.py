@@ -57,6 +57,9 @@ class ClusterForm(ActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Left empty, they keep their defaults (the action decides), like every door.
+        for name in ("central_port", "dns_member_policy", "dns_key_algorithm"):
+            self.fields[name].required = False
         if self.instance.pk and self.instance.dns_key_secret:
             self.fields["dns_key_secret"].help_text = "Stored encrypted; leave blank to keep the current one."
         self.fields["dns_server"].widget.attrs["placeholder"] = "192.0.2.53 or 192.0.2.53:5353"

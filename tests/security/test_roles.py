@@ -9,13 +9,19 @@ from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, Upgrade
 PUBLIC = {"login", "healthz"}
 # Read-only pages a viewer may see; every other pattern changes something.
 READ_ONLY = {"cluster-list", "cluster-detail", "job-detail", "job-list", "audit-list", "upgrade-detail", "logout"}
+# Each user's own API tokens: viewers make and revoke theirs too (tests/api/test_tokens.py).
+SELF_SERVICE = {"token-list", "token-revoke"}
+# Answered to a token or to configured addresses, not to a sign-in (tests/api/test_metrics.py).
+ELSEWHERE = {"metrics"}
 
 
-def patterns(resolver=None, prefix=""):
+def patterns(resolver=None):
+    """The console's page patterns; the API (namespace "api") has its own walk over its schema."""
     for entry in (resolver or get_resolver()).url_patterns:
         if isinstance(entry, URLResolver):
-            yield from patterns(entry, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern) and entry.name:
+            if entry.namespace != "api":
+                yield from patterns(entry)
+        elif isinstance(entry, URLPattern) and entry.name and entry.name not in SELF_SERVICE | ELSEWHERE:
             yield entry
 
 
