@@ -58,12 +58,13 @@ class Difference:
     def describe(self) -> str:
         """'DatabaseServer: central1, central2 = db@mmsuite; central3 = db2@mmsuite'."""
         if self.setting.secret:
-            parts = [", ".join(names) for _, names in self.groups]
+            parts = [", ".join(names) + (f" {value}" if value else "") for value, names in self.groups]
             return f"{self.setting.label} differs (values not shown): " + " | ".join(parts)
         return f"{self.setting.label}: " + "; ".join(f"{', '.join(names)} = {value}" for value, names in self.groups)
 
     def as_dict(self) -> dict:
-        groups = [{"members": names, **({} if self.setting.secret else {"value": value})} for value, names in self.groups]
+        groups = [{"members": names, **({"set": not value} if self.setting.secret else {"value": value})}
+                  for value, names in self.groups]
         return {"setting": self.setting.label, "database": self.database, "secret": self.setting.secret,
                 "groups": groups}
 
@@ -71,7 +72,7 @@ class Difference:
 def compare(members: Mapping[str, Mapping[str, str | None]], settings: Iterable[Setting] = SETTINGS) -> list[Difference]:
     """The settings whose values differ between ``members`` (name -> {setting key: value});
     a member that lacks a key entirely (never looked at) is left out of that setting. Secret
-    settings hold digests; the groups of a secret carry no value to show."""
+    settings hold digests; the groups of a secret carry no value to show, only "(not set)"."""
     found = []
     for setting in settings:
         groups: dict[str, list[str]] = {}
@@ -82,7 +83,7 @@ def compare(members: Mapping[str, Mapping[str, str | None]], settings: Iterable[
             shown = value if value not in (None, "") else setting.unset
             groups.setdefault(shown, []).append(name)
         if len(groups) > 1:
-            found.append(Difference(setting, [(value if not setting.secret else "", names)
+            found.append(Difference(setting, [(value if not setting.secret or value == setting.unset else "", names)
                                               for value, names in groups.items()]))
     return found
 

@@ -21,6 +21,9 @@ def test_a_secret_that_differs_is_said_without_a_value_and_is_not_database_drift
     found = compare({"central1": BASE, "central2": {**BASE, "DatabasePassword": "digest-b"}})
     assert found[0].describe() == "DatabasePassword differs (values not shown): central1 | central2"
     assert "digest" not in str(found[0].as_dict()) and not found[0].database
+    found = compare({"central1": {**BASE, "DatabasePassword": None}, "central2": BASE})
+    assert found[0].describe() == "DatabasePassword differs (values not shown): central1 (not set) | central2"
+    assert [g["set"] for g in found[0].as_dict()["groups"]] == [False, True]
 
 
 def test_unset_heartbeat_settings_read_as_centrals_defaults_and_unlooked_members_are_left_out():

@@ -15,7 +15,8 @@ from hacontrol.ha.models import Cluster, Member
 from hacontrol.ha.tasks import check_dns_task, probe_cluster_task
 from hacontrol.ha.views.common import actor, attempt, form_page, go, is_partial, posted, to_job
 
-MEMBER_ACTIONS = ("member-edit", "member-remove", "member-forget", "member-activate", "member-accept-host-key")
+MEMBER_ACTIONS = ("member-detail", "member-edit", "member-remove", "member-forget", "member-activate",
+                  "member-accept-host-key")
 PLACEHOLDER = 987654321
 
 
