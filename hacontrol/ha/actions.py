@@ -17,14 +17,16 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.jobs import create_job
 from hacontrol.ha.models import (
     AuditEvent,
     Cluster,
+    Credential,
     Job,
     JobKind,
     JobStatus,
@@ -49,11 +51,12 @@ CLUSTER_FIELDS = (
 # Left blank on an edit, a stored secret stays; it goes when DNS updates are turned off.
 CLUSTER_SECRET_FIELDS = ("dns_key_secret",)
 MEMBER_FIELDS = (
-    "name", "priority", "address", "platform", "port", "username", "password", "private_key", "key_passphrase",
-    "host_key", "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_ca_file",
+    "name", "priority", "address", "platform", "port", "credential", "username", "password", "private_key",
+    "key_passphrase", "host_key", "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_ca_file",
     "winrm_allow_http_basic", "commands",
 )
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
+CREDENTIAL_FIELDS = ("name", "kind", "username", "password", "private_key", "key_passphrase", "use_sudo", "description")
 SAFE_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
 __all__ = ["Refused"]
@@ -231,6 +234,8 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
     values.setdefault("priority", cluster.next_priority())
     if values.get("platform") == Platform.WINDOWS:
         values.setdefault("username", "Administrator")
+    if values.get("credential") is not None:
+        values.update(dict.fromkeys(SECRET_FIELDS, ""))  # the saved credential's are used
     member = Member(cluster=cluster, registered=registered, **values)
     name = member.name or ""
     with audited(actor, "member add", cluster=cluster, member_name=name, reason=reason):
@@ -247,8 +252,9 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
         except IntegrityError:
             raise Refused("taken-meanwhile", "another administrator just took this name, address or priority; "
                                              "pick another", status=409) from None
+    login = f"credential {member.credential.name}" if member.credential else "its own login"
     AuditEvent.record(actor, "member add", cluster=cluster, member_name=member.name,
-                      detail=f"{member.address} priority {member.priority}, job #{job.pk}", reason=reason)
+                      detail=f"{member.address} priority {member.priority}, {login}, job #{job.pk}", reason=reason)
     return job
 
 
@@ -270,9 +276,15 @@ def edit_member(actor: str, member: Member, *, reason: str = "", registered: boo
         if "commands" in updates and (updates["commands"] or {}) != old_commands and not reason.strip():
             raise Refused("reason-required", "command overrides run as root on the host: give the reason for "
                                              "changing them (it is kept in the audit log)", field="reason")
+        old_login = member.credential.name if member.credential else "its own login"
         changed = [k for k, v in updates.items() if getattr(member, k) != v]
         for name in changed:
             setattr(member, name, updates[name])
+        if member.credential is not None:  # the saved credential's secrets are used: its own go
+            for name in SECRET_FIELDS:
+                if getattr(member, name):
+                    setattr(member, name, "")
+                    changed.append(name)
         clean(member, exclude=["cluster"])
         _uniqueness_rules(cluster, member)
         job = None
@@ -288,7 +300,10 @@ def edit_member(actor: str, member: Member, *, reason: str = "", registered: boo
                 job = create_job(JobKind.EDIT_PRIORITY, cluster, actor, member=member, reason=reason,
                                  params={"old_priority": member.priority, "priority": int(new_priority),
                                          "registered": registered})
-    detail = "changed " + (", ".join(changed) or "nothing")
+    detail = "changed " + (", ".join(dict.fromkeys(changed)) or "nothing")
+    if "credential" in changed:
+        detail += f"; login was {old_login}, now " + (f"credential {member.credential.name}" if member.credential
+                                                      else "its own login")
     if "commands" in changed:
         detail += f"; commands were {old_commands or 'the defaults'}, now {member.commands or 'the defaults'}"
     if job:
@@ -402,6 +417,96 @@ def accept_host_key(actor: str, member: Member, *, seen_fingerprint: str, reason
     AuditEvent.record(actor, "host key accepted", cluster=member.cluster, member_name=member.name,
                       detail=f"old {old or 'none'}, new {presented}", reason=reason)
     return old, presented
+
+
+def restore_backup(actor: str, member: Member, *, backup: str, reason: str = "") -> Job:
+    """Start putting back a preferences.cfg hacontrol kept on the member's host (see
+    procedures.members.restore_backup); only a backup the last look found there."""
+    cluster = member.cluster
+    with audited(actor, "member restore", cluster=cluster, member_name=member.name, reason=reason):
+        if not member.is_backup_name(backup):
+            raise Refused("backup-name", f"{backup!r} is not a copy hacontrol keeps beside "
+                                         f"{member.effective_preferences_path}", field="backup")
+        if member.backup(backup) is None:
+            raise Refused("backup-unknown", f"the last look at {member.name} found no {backup}: check the member "
+                                            "again", status=409)
+        job = create_job(JobKind.RESTORE, cluster, actor, member=member, reason=reason, params={"backup": backup})
+    AuditEvent.record(actor, "member restore", cluster=cluster, member_name=member.name,
+                      detail=f"{backup} by job #{job.pk}", reason=reason)
+    return job
+
+
+# Credentials --------------------------------------------------------------------------------------
+
+def _where_used(credential: Credential) -> list[str]:
+    return [f"{cluster}/{name}" for cluster, name in
+            credential.members.order_by("cluster__name", "priority").values_list("cluster__name", "name")]
+
+
+def _credential_rules(credential: Credential) -> None:
+    clean(credential)
+    if Credential.objects.exclude(pk=credential.pk).filter(name=credential.name).exists():
+        raise Refused("credential-name-taken", f"a credential named {credential.name!r} already exists", field="name")
+
+
+@sensitive_variables()
+def create_credential(actor: str, **fields) -> Credential:
+    """Save a login once, for many members to use."""
+    credential = Credential(**{k: v for k, v in fields.items() if k in CREDENTIAL_FIELDS and v is not None})
+    with audited(actor, "credential create"):
+        credential.drop_unused_secrets()
+        _credential_rules(credential)
+        try:
+            with transaction.atomic():
+                credential.save()
+        except IntegrityError:
+            raise Refused("credential-name-taken", f"a credential named {credential.name!r} already exists",
+                          field="name") from None
+    AuditEvent.record(actor, "credential create", detail=f"{credential.name}: {credential.get_kind_display()}, "
+                                                         f"user {credential.username}")
+    return credential
+
+
+@sensitive_variables()
+def edit_credential(actor: str, credential: Credential, *, reason: str = "", **changes) -> Credential:
+    """Change a saved credential: every member that uses it uses the new one from its next
+    connection on. Blank secrets keep the stored ones; the audit names what changed (never a
+    secret's value) and the members it applies to."""
+    with audited(actor, "credential edit", reason=reason):
+        updates = {k: v for k, v in changes.items()
+                   if k in CREDENTIAL_FIELDS and v is not None and not (k in SECRET_FIELDS and not v)}
+        changed = [k for k, v in updates.items() if getattr(credential, k) != v]
+        old_platform = credential.platform
+        for name in changed:
+            setattr(credential, name, updates[name])
+        if "kind" in changed and credential.platform != old_platform and credential.members.exists():
+            raise Refused("credential-platform", f"{credential.name} is used by {', '.join(_where_used(credential))}: "
+                                                 "it cannot change platform", field="kind")
+        before = {name: getattr(credential, name) for name in SECRET_FIELDS}
+        credential.drop_unused_secrets()
+        changed += [name for name in SECRET_FIELDS if before[name] != getattr(credential, name) and name not in changed]
+        _credential_rules(credential)
+        if changed:
+            credential.save()
+    used = _where_used(credential)
+    AuditEvent.record(actor, "credential edit", reason=reason, detail=f"{credential.name}: changed "
+                      + (", ".join(changed) or "nothing") + f"; used by {', '.join(used) or 'no member'}")
+    return credential
+
+
+def delete_credential(actor: str, credential: Credential, *, reason: str = "") -> None:
+    """Only an unused credential goes: a member using it would lose its login."""
+    with audited(actor, "credential delete", reason=reason):
+        used = _where_used(credential)
+        if used:
+            raise Refused("credential-in-use", f"{credential.name} is used by {', '.join(used)}: give them another "
+                                               "credential (or their own login) first", status=409)
+        try:
+            with transaction.atomic():
+                credential.delete()
+        except models.ProtectedError:
+            raise Refused("credential-in-use", f"{credential.name} was just given to a member", status=409) from None
+    AuditEvent.record(actor, "credential delete", detail=credential.name, reason=reason)
 
 
 # Jobs ---------------------------------------------------------------------------------------------

@@ -7,8 +7,11 @@ from datetime import datetime, timedelta, timezone
 from django.utils import timezone as django_timezone
 
 from hacontrol.ha.models import Cluster, Job, JobKind, Member, StateChange, Upgrade, UpgradeStatus
+from hacontrol.ha.probe import HEARTBEAT_KEYS
 from hacontrol.ha.procedures import REGISTRY
+from hacontrol.lib.drift import Difference, compare, preferences_diff
 from hacontrol.lib.timeline import Segment, segments
+from hacontrol.remote.commands import PlatformCommands
 
 
 def timeline(cluster: Cluster, members: list[Member], hours: int = 24) -> list[tuple[Member, list[Segment]]]:
@@ -16,20 +19,40 @@ def timeline(cluster: Cluster, members: list[Member], hours: int = 24) -> list[t
     end = django_timezone.now()
     start = end - timedelta(hours=hours)
     changes: dict[int, list] = {m.pk: [] for m in members}
-    for change in StateChange.objects.filter(member__cluster=cluster, when__gte=start).order_by("when"):
+    for change in StateChange.objects.filter(member__in=members, when__gte=start).order_by("when"):
         changes[change.member_id].append((change.when, change.from_state, change.to_state))
     return [(m, segments(m.state, changes[m.pk], start, end)) for m in members]
 
 
-def heartbeat_disagreement(cluster: Cluster, members: list[Member]) -> list[Member]:
-    """Members whose heartbeat settings differ from the cluster's (or from each other's)."""
-    wanted = {k: str(v) for k, v in [("HeartbeatInterval", cluster.heartbeat_interval),
-                                     ("HeartbeatMaxAllowedDowntime", cluster.heartbeat_max_downtime)] if v}
-    seen = [m for m in members if m.last_checked]
-    if wanted:
-        return [m for m in seen if any(m.heartbeat_settings.get(k) != v for k, v in wanted.items())]
-    distinct = {tuple(sorted(m.heartbeat_settings.items())) for m in seen}
-    return seen if len(distinct) > 1 else []
+TUNING = "HA tuning (the cluster's setting)"
+
+
+def settings_of(member: Member) -> dict[str, str | None]:
+    """What drift compares for a member, from its last look ({} before its preferences were read)."""
+    found = member.findings or {}
+    if "format" not in found:
+        return {}
+    values: dict[str, str | None] = {
+        "database_type": (found.get("database_type") or "").lower(), "format": found.get("format"),
+        "DatabaseServer": found.get("DatabaseServer"), "DatabaseUsername": found.get("DatabaseUsername"),
+        "DatabasePassword": (found.get("secret_digests") or {}).get("databasepassword"),
+        **{key: member.heartbeat_settings.get(key) for key in HEARTBEAT_KEYS},
+    }
+    if member.version:
+        values["version"] = member.version
+    return values
+
+
+def drift(cluster: Cluster, members: list[Member]) -> list[Difference]:
+    """The settings members must share that differ between them (and, for the heartbeat, from
+    the cluster's HA tuning when it sets one)."""
+    compared: dict[str, dict[str, str | None]] = {m.name: values for m in members if (values := settings_of(m))}
+    wanted = {key: str(value) for key, value in [("HeartbeatInterval", cluster.heartbeat_interval),
+                                                 ("HeartbeatMaxAllowedDowntime", cluster.heartbeat_max_downtime)]
+              if value}
+    if compared and wanted:
+        compared[TUNING] = wanted  # type: ignore[assignment]
+    return compare(compared)
 
 
 def failover_view(cluster: Cluster) -> dict | None:
@@ -51,7 +74,7 @@ def panel(cluster: Cluster, *, fragment: bool = False) -> dict:
     context = {
         "members": members,
         "timeline": timeline(cluster, members),
-        "heartbeat_disagreement": heartbeat_disagreement(cluster, members),
+        "drift": drift(cluster, members),
         "running_job": running,
         "waiting_step": running.waiting_step() if running and running.is_waiting else None,
         "open_upgrade": cluster.open_upgrade(),
@@ -115,3 +138,54 @@ def job_page(job: Job) -> dict:
         "deadline": next((step.deadline for step in steps if step.deadline and step.status == "running"), None),
         "can_retry": job.status == "failed" and job.kind == JobKind.ADD and bool(job.params.get("form")),
     }
+
+
+MEMBER_JOBS = 20
+
+
+def member_page(member: Member) -> dict:
+    """Everything a member's page shows: its state and timeline over 7 days, what the last look
+    found, its jobs, its command overrides, its preferences (masked) against the reference
+    member's, the backups on its host, and the drift that concerns it."""
+    cluster = member.cluster
+    members = list(cluster.members.select_related("credential"))
+    running = cluster.running_job()
+    reference = next((m for m in members if m.pk == cluster.active_member_id), None) or (members[0] if members else None)
+    jobs = [job for job in cluster.jobs.all()[:200] if job.member_id == member.pk or member.pk in job.affected]
+    defaults = PlatformCommands.for_platform(member.platform)
+    found = member.findings or {}
+    secrets_differ = sorted(key for key, digest in (found.get("secret_digests") or {}).items()
+                            if reference is not None and reference.pk != member.pk
+                            and (reference.findings.get("secret_digests") or {}).get(key) != digest)
+    diff = None
+    if reference is not None and reference.pk != member.pk and member.preferences_masked and reference.preferences_masked:
+        diff = preferences_diff(member.preferences_masked, reference.preferences_masked, differing_secrets=secrets_differ)
+    return {
+        "member": member, "cluster": cluster,
+        "in_maintenance": bool(running and member.pk in running.affected),
+        "running_job": running,
+        "timeline": timeline(cluster, [member], hours=7 * 24)[0][1],
+        "findings": found,
+        "database_password": _password_note(member, reference),
+        "jobs": jobs[:MEMBER_JOBS],
+        "overrides": [(name, member.commands[name], getattr(defaults, name)) for name in PlatformCommands.names(member.platform)
+                      if member.commands.get(name)],
+        "reference": reference, "diff": diff,
+        "diff_changes": sum(1 for line in diff or [] if line.kind != " "),
+        "backups": [{**backup, "modified_at": datetime.fromtimestamp(backup["modified"], timezone.utc)}
+                    for backup in found.get("backups", [])],
+        "drift": [d for d in drift(cluster, members) if any(member.name in names for _, names in d.groups)],
+    }
+
+
+def _password_note(member: Member, reference: Member | None) -> str:
+    """DatabasePassword said as set or not, and equal to the reference's or not: never a value."""
+    mine = (member.findings.get("secret_digests") or {}).get("databasepassword")
+    if "format" not in member.findings:
+        return ""
+    if not mine:
+        return "not set"
+    if reference is None or reference.pk == member.pk:
+        return "set (not shown)"
+    theirs = (reference.findings.get("secret_digests") or {}).get("databasepassword")
+    return f"set (not shown); {'the same as' if theirs == mine else 'different from'} {reference.name}'s"

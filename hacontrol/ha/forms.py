@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from hacontrol.ha.actions import SECRET_FIELDS
 from hacontrol.ha.errors import Refused
-from hacontrol.ha.models import MAX_PRIORITY, ApiToken, Cluster, DnsPolicy, Member
+from hacontrol.ha.models import MAX_PRIORITY, ApiToken, Cluster, Credential, DnsPolicy, Member
 from hacontrol.remote.commands import PlatformCommands
 
 
@@ -79,7 +79,7 @@ class MemberForm(ActionForm):
     class Meta:
         model = Member
         fields = [
-            "name", "priority", "address", "platform", "port", "username", "password",
+            "name", "priority", "address", "platform", "port", "credential", "username", "password",
             "private_key", "key_passphrase", "host_key", "use_sudo", "preferences_path",
             "winrm_https", "winrm_auth", "winrm_ca_file", "winrm_allow_http_basic", "commands",
         ]
@@ -103,8 +103,15 @@ class MemberForm(ActionForm):
             del self.fields["registered"]
             for name in SECRET_FIELDS:
                 self.fields[name].help_text = "Stored encrypted; leave blank to keep the current one."
-        elif "priority" not in self.initial:
-            self.fields["priority"].initial = cluster.next_priority()
+        else:
+            if "priority" not in self.initial:
+                self.fields["priority"].initial = cluster.next_priority()
+            if "credential" not in self.initial:
+                self.fields["credential"].initial = cluster.usual_credential()
+        self.fields["credential"].empty_label = "None: its own login, entered below"
+        self.fields["credential"].help_text = (
+            "A saved credential (Credentials page): its user, password or key and sudo are used, and the fields "
+            "below are ignored. Editing the credential applies to every member that uses it.")
         self.fields["preferences_path"].help_text = "Empty for the platform's default path"
         self.fields["host_key"].help_text = (
             "'ssh-ed25519 AAAA…' as in known_hosts (ssh-keyscan prints it). Left empty, the first "
@@ -120,6 +127,13 @@ class MemberForm(ActionForm):
         if not editing:
             offer_dns(self, cluster, f"Also add its address to {cluster.dns_name} (the vendor's step 11)")
 
+    def entered(self) -> dict:
+        """What was entered, without secrets and as JSON: kept on an add job so a failed add can
+        be tried again without typing it all."""
+        values = {k: v for k, v in self.action_values().items() if k not in SECRET_FIELDS}
+        values["credential"] = values["credential"].pk if values.get("credential") else None
+        return values
+
     def action_values(self) -> dict:
         """The cleaned values the action takes (secrets left blank on edit are not passed)."""
         values = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name in self.cleaned_data}
@@ -127,6 +141,42 @@ class MemberForm(ActionForm):
         values["commands"] = values.get("commands") or {}
         if self.instance.pk:
             values.pop("name")
+            for name in SECRET_FIELDS:
+                if not values.get(name):
+                    values.pop(name, None)
+        return values
+
+
+class CredentialForm(ActionForm):
+    """Add or edit a saved credential. Secrets are never rendered back; left blank on edit, they stay."""
+
+    reason = forms.CharField(required=False, max_length=500, help_text="Kept in the audit log")
+
+    class Meta:
+        model = Credential
+        fields = ["name", "kind", "username", "password", "private_key", "key_passphrase", "use_sudo", "description"]
+        widgets = {
+            "password": forms.PasswordInput(render_value=False),
+            "key_passphrase": forms.PasswordInput(render_value=False),
+            "private_key": SecretTextarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password"].help_text = "SSH password, or the WinRM account's password"
+        self.fields["private_key"].help_text = "For an SSH key: the private key (OpenSSH or PEM; ed25519, ECDSA or RSA)"
+        self.fields["key_passphrase"].help_text = "Only if the private key is encrypted"
+        if self.instance.pk:
+            for name in SECRET_FIELDS:
+                self.fields[name].help_text = "Stored encrypted; leave blank to keep the current one."
+        else:
+            del self.fields["reason"]
+
+    def action_values(self) -> dict:
+        """The cleaned values the action takes (blank secrets on edit keep the stored ones)."""
+        values = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name in self.cleaned_data}
+        values["name"] = (values.get("name") or "").strip()
+        if self.instance.pk:
             for name in SECRET_FIELDS:
                 if not values.get(name):
                     values.pop(name, None)
@@ -198,6 +248,7 @@ class DnsFixForm(ReasonForm):
 
 class AcceptKeyForm(ReasonForm):
     fingerprint = forms.CharField(widget=forms.HiddenInput)
+
 
 
 class UpgradeForm(ShowsRefusals, forms.Form):

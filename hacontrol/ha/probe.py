@@ -9,30 +9,34 @@ touches the database, and only if no newer states were saved meanwhile (a job's,
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone as django_timezone
+from django.utils.crypto import salted_hmac
 
+from hacontrol.ha.errors import Refused
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.ha.notify import announce
 from hacontrol.lib import central
 from hacontrol.lib.dns import check_round_robin, verify_through_name
+from hacontrol.lib.masking import mask_preferences, mask_value, secret_settings
 from hacontrol.lib.prefs import Preferences, PreferencesError
-from hacontrol.remote import HostKeyError, HostReport, RemoteError, call
+from hacontrol.remote import HostKeyError, HostReport, RemoteError, call, open_connection
 
 logger = logging.getLogger("hacontrol.probe")
 HEARTBEAT_KEYS = ("HeartbeatInterval", "HeartbeatMaxAllowedDowntime")
 DATABASE_KEYS = ("DatabaseServer", "DatabaseUsername")
 # A clock that moved less than this since the last probe is not worth a write.
 SKEW_RESOLUTION = 0.5
+# Seconds a page may wait for a backup read on demand.
+READ_TIMEOUT = 15
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Observation:
     problem: str = ""
     presented_key: str = ""
     findings: dict = field(default_factory=dict)
+    masked: str | None = None
 
     @property
     def running(self) -> bool:
@@ -73,27 +78,33 @@ def observe(member: Member) -> Observation:
         logger.exception("looking at %s failed", member.address)
         return Observation(time.time(), error=f"internal error looking at the host: {error!r}")
     at = (report.before + report.after) / 2
+    found = {"backups": report.backups, **report.extra}
     if report.preferences is None:
-        return Observation(at, report, problem=report.preferences_error)
+        return Observation(at, report, problem=report.preferences_error, findings=found)
+    masked = mask_preferences(report.preferences)
     try:
         prefs = Preferences.parse(report.preferences)
     except PreferencesError as error:
-        return Observation(at, report, problem=f"preferences.cfg: {error}")
-    return Observation(at, report, prefs, findings=findings_of(prefs, report))
+        return Observation(at, report, problem=f"preferences.cfg: {error}", findings=found, masked=masked)
+    return Observation(at, report, prefs, findings={**found, **findings_of(prefs, report.preferences)}, masked=masked)
 
 
-def findings_of(prefs: Preferences, report: HostReport) -> dict:
-    """What the preferences and the look say about how the member is set up (no secret values:
-    a password is kept as a digest, to tell equal from different)."""
-    password = prefs.get("DatabasePassword")
+def findings_of(prefs: Preferences, data: bytes) -> dict:
+    """What the preferences say about how the member is set up, without a secret: values are
+    masked, and each secret setting is kept as a keyed digest, to tell equal from different."""
     return {
         "name_on_host": prefs.get("ClusterMemberName"),
         "format": prefs.format.value,
         "database_type": prefs.database_type,
-        **{key: prefs.get(key) or "" for key in DATABASE_KEYS},
-        "password_digest": hashlib.sha256(password.encode()).hexdigest()[:16] if password else "",
-        **report.extra,
+        **{key: mask_value(prefs.get(key) or "") for key in DATABASE_KEYS},
+        "secret_digests": {key.lower(): secret_digest(value) for key, value in secret_settings(data).items()},
     }
+
+
+def secret_digest(value: str) -> str:
+    """A digest that tells two secret values equal or different, and nothing else: keyed with
+    the console's SECRET_KEY, so it cannot be tried against guesses elsewhere."""
+    return salted_hmac("hacontrol.secret-digest", value).hexdigest()[:16]
 
 
 def observe_all(members: list[Member]) -> dict[int, Observation]:
@@ -155,7 +166,7 @@ def probe_clusters(clusters: list[Cluster], *, quiet: set[int] | None = None) ->
 
 
 OBSERVED_FIELDS = ["state", "state_reason", "last_error", "version", "clock_skew", "heartbeat_settings",
-                   "presented_host_key", "findings", "service_started", "serving_since"]
+                   "presented_host_key", "findings", "preferences_masked", "service_started", "serving_since"]
 
 
 def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation], *, version: int,
@@ -234,6 +245,8 @@ def apply_observation(member: Member, observation: Observation) -> None:
                                      if observation.preferences.get(key) is not None}
     if observation.findings:
         member.findings = observation.findings
+    if observation.masked is not None:
+        member.preferences_masked = observation.masked
 
 
 def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[int, tuple[int, ...]]) -> None:
@@ -244,6 +257,20 @@ def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[in
     detail = f"Central failed over from {previous} to {target}"
     AuditEvent.record(None, "failover", cluster=cluster, member_name=target, detail=detail)
     announce(cluster, "failover", detail, {"member": target, "previous": previous})
+
+
+def read_backup(member: Member, name: str) -> str:
+    """A backup hacontrol kept on the member's host, read now, with every secret masked. It uses
+    a connection of its own, closed at once (a web process keeps none open), and a short time
+    limit; a failure is the remote layer's error."""
+    if not member.is_backup_name(name):
+        raise Refused("backup-name", f"{name!r} is not a copy hacontrol keeps beside {member.effective_preferences_path}")
+    host = replace(member.connection_settings(), timeout=min(settings.HACONTROL_COMMAND_TIMEOUT, READ_TIMEOUT))
+    connection = open_connection(host)
+    try:
+        return mask_preferences(connection.read_file(member.backup_path(name)))
+    finally:
+        connection.close()
 
 
 def check_dns(cluster: Cluster) -> dict:

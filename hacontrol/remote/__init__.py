@@ -16,6 +16,9 @@ message an administrator can act on. Every operation is bounded in time by the h
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -25,6 +28,12 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from hacontrol.remote.commands import PlatformCommands
+
+# Keys the login part of a pool key: secrets never sit in a pool key, but a changed password or
+# key (a rotated credential) must not reuse a connection opened with the old one.
+_POOL_SALT = secrets.token_bytes(16)
+BACKUP_NAME = re.compile(r"\.hacontrol-[0-9A-Za-z]+\.bak")
+BACKUPS_LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -50,8 +59,10 @@ class HostSettings:
     connect_timeout: float = 10
 
     def pool_key(self) -> tuple:
+        login = hashlib.blake2b("\0".join((self.password, self.private_key, self.key_passphrase)).encode(),
+                                key=_POOL_SALT, digest_size=16).hexdigest()
         return (self.platform, self.address, self.port, self.username, self.host_key, self.winrm_https,
-                self.winrm_certificate)
+                self.winrm_certificate, login)
 
     @property
     def where(self) -> str:
@@ -97,7 +108,9 @@ class HostReport:
     """One look at a Central host, taken in one round trip: the service, the version, the host's
     clock and the preferences file (None with ``preferences_error`` when it cannot be read).
     ``before``/``after`` are the console's clock around the look; ``extra`` holds what a
-    platform adds (a Windows service's key name, display name, executable)."""
+    platform adds (a Windows service's key name, display name, executable); ``backups`` the
+    copies hacontrol left beside the preferences file (name, size in bytes, modified as epoch
+    seconds)."""
 
     service: ServiceState
     version: str = ""
@@ -108,6 +121,7 @@ class HostReport:
     after: float = 0.0
     extra: dict = field(default_factory=dict)
     installed: bool = True
+    backups: list[dict] = field(default_factory=list)
 
     @property
     def clock_skew(self) -> float | None:
@@ -288,6 +302,10 @@ def borrow(host: HostSettings) -> Iterator[Remote]:
             with _pool_lock:
                 _pool[key] = remote
                 _users[id(remote)] = 1
+                # The same login on the same host with an older secret or host key: retired.
+                superseded = [(k, r) for k, r in _pool.items() if k[:4] == key[:4] and k != key]
+            for old_key, old in superseded:
+                _retire(old_key, old)
     assert remote is not None
     try:
         yield remote
@@ -342,6 +360,30 @@ def open_connection(host: HostSettings) -> Remote:
     return SSHRemote(host)
 
 
+def private_key_problem(text: str, passphrase: str) -> str | None:
+    """Why an SSH private key cannot be used (unreadable, or encrypted and the passphrase does
+    not open it), or None."""
+    from hacontrol.remote.ssh import load_private_key
+
+    try:
+        load_private_key(text, passphrase)
+    except AuthenticationFailed as error:
+        return str(error)
+    return None
+
+
+def parse_backups(listing: list[dict], preferences_path: str) -> list[dict]:
+    """The backups of ``preferences_path`` in a listing, the newest BACKUPS_LISTED first; names
+    that are not hacontrol's backups of that file are dropped."""
+    leaf = re.split(r"[\\/]", preferences_path)[-1]
+    found = []
+    for entry in listing:
+        name = str(entry.get("name") or "")
+        if name.startswith(leaf) and BACKUP_NAME.fullmatch(name[len(leaf):]):
+            found.append({"name": name, "size": int(entry.get("size") or 0), "modified": float(entry.get("modified") or 0)})
+    return sorted(found, key=lambda e: (e["modified"], e["name"]), reverse=True)[:BACKUPS_LISTED]
+
+
 def close_all() -> None:
     """Close every pooled connection (those in use once they are given back)."""
     with _pool_lock:
@@ -354,5 +396,6 @@ __all__ = [
     "AuthenticationFailed", "BadSettings", "CentralNotInstalled", "CommandNotFound", "CommandResult",
     "ConnectionRefused", "FileNotFound", "HostKeyChanged", "HostKeyError", "HostKeyUnknown", "HostReport",
     "HostSettings", "PermissionDenied", "PlatformCommands", "Remote", "RemoteError", "ServiceState",
-    "StaleConnection", "TimedOut", "Unreachable", "borrow", "call", "close_all", "open_connection",
+    "StaleConnection", "TimedOut", "Unreachable", "borrow", "call", "close_all", "open_connection", "parse_backups",
+    "private_key_problem",
 ]

@@ -36,6 +36,7 @@ from hacontrol.remote import (
     TimedOut,
     Unreachable,
     backup_suffix,
+    parse_backups,
 )
 from hacontrol.remote.commands import free_kilobytes, parse_clock, parse_systemd_timestamp, parse_version
 
@@ -79,6 +80,16 @@ def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
         except (paramiko.SSHException, ValueError) as error:
             last_error = error
     raise AuthenticationFailed(f"the SSH private key cannot be read: {last_error}")
+
+
+def _stat_lines(output: str) -> list[dict]:
+    """`stat -c '%s %Y %n'` lines as a listing: size, modified (epoch seconds), file name."""
+    found = []
+    for line in output.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
+            found.append({"name": parts[2].rsplit("/", 1)[-1], "size": int(parts[0]), "modified": int(parts[1])})
+    return found
 
 
 def _transport(sock, **options):
@@ -227,8 +238,9 @@ class SSHRemote(Remote):
         commands = self.commands
         path = shlex.quote(self.host.preferences_path)
         before = time.time()
-        status, started, clock, version, prefs = self.run_batch([
+        status, started, clock, version, prefs, backups = self.run_batch([
             commands.status, commands.started, commands.clock, commands.version, f"base64 -w0 -- {path}",
+            f"for f in {path}.hacontrol-*.bak; do [ -f \"$f\" ] && stat -c '%s %Y %n' -- \"$f\"; done; true",
         ])
         after = time.time()
         try:
@@ -248,6 +260,7 @@ class SSHRemote(Remote):
                                  status.stdout.strip()),
             version=parse_version(version.stdout) if version.ok else "",
             clock=host_clock, preferences=data, preferences_error=error, before=before, after=after,
+            backups=parse_backups(_stat_lines(backups.stdout), self.host.preferences_path),
         )
 
     def service(self) -> ServiceState:

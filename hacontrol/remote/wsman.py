@@ -50,6 +50,7 @@ from hacontrol.remote import (
     TimedOut,
     Unreachable,
     backup_suffix,
+    parse_backups,
 )
 from hacontrol.remote.commands import parse_version
 
@@ -79,6 +80,13 @@ def encoded_powershell(script: str) -> str:
     return "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand " + base64.b64encode(
         script.encode("utf-16-le")
     ).decode()
+
+
+def _as_list(value) -> list[dict]:
+    """ConvertTo-Json writes a one-element array as the element itself."""
+    if isinstance(value, dict):
+        return [value]
+    return [item for item in value or [] if isinstance(item, dict)]
 
 
 def decode_clixml(text: str) -> str:
@@ -115,6 +123,10 @@ if ($services.Count -eq 1) {
 }
 $path = PREFERENCES
 if (Test-Path -LiteralPath $path) { $out.preferences = [Convert]::ToBase64String([IO.File]::ReadAllBytes($path)) }
+try {
+  $leaf = Split-Path -LiteralPath $path -Leaf
+  $out.backups = @(Get-ChildItem -LiteralPath (Split-Path -LiteralPath $path -Parent) -Filter ($leaf + '.hacontrol-*.bak') -File | ForEach-Object { [ordered]@{ name = $_.Name; size = $_.Length; modified = ([DateTimeOffset]$_.LastWriteTimeUtc).ToUnixTimeSeconds() } })
+} catch { $out.backups = @() }
 $out | ConvertTo-Json -Compress -Depth 4
 """
 
@@ -291,6 +303,7 @@ class WinRMRemote(Remote):
             preferences_error="" if data is not None else f"{self.host.preferences_path} does not exist",
             before=before, after=after, installed=bool(service),
             extra={"windows_service": {k: service.get(k) for k in ("name", "displayName", "pathName")}} if service else {},
+            backups=parse_backups(_as_list(found.get("backups")), self.host.preferences_path),
         )
 
     def _central(self) -> dict:

@@ -5,6 +5,7 @@ from hacontrol.ha.models.choices import (
     ACTIVE_JOB_STATUSES,
     OPEN_UPGRADE_STATUSES,
     SERVING_STATES,
+    CredentialKind,
     DnsPolicy,
     JobKind,
     JobStatus,
@@ -15,6 +16,7 @@ from hacontrol.ha.models.choices import (
     UpgradeStatus,
 )
 from hacontrol.ha.models.cluster import MAX_PRIORITY, PRIMARY_PRIORITY, Cluster, heartbeat_problems
+from hacontrol.ha.models.credential import Credential
 from hacontrol.ha.models.job import Job, JobStep
 from hacontrol.ha.models.member import DEFAULT_PREFERENCES_PATH, Member
 from hacontrol.ha.models.token import ApiToken
@@ -22,8 +24,8 @@ from hacontrol.ha.models.upgrade import Upgrade
 
 __all__ = [
     "ACTIVE_JOB_STATUSES", "DEFAULT_PREFERENCES_PATH", "MAX_PRIORITY", "OPEN_UPGRADE_STATUSES",
-    "PRIMARY_PRIORITY", "SERVING_STATES", "ApiToken", "AuditEvent", "Cluster", "DnsPolicy", "Job", "JobKind",
-    "JobStatus",
+    "PRIMARY_PRIORITY", "SERVING_STATES", "ApiToken", "AuditEvent", "Cluster", "Credential", "CredentialKind",
+    "DnsPolicy", "Job", "JobKind", "JobStatus",
     "JobStep", "Lease", "Member", "Outcome", "Platform", "SignInFailure", "State", "StateChange",
     "StepStatus", "Upgrade", "UpgradeStatus", "heartbeat_problems",
 ]

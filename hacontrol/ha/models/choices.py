@@ -12,6 +12,14 @@ class Platform(models.TextChoices):
     WINDOWS = "windows", "Windows"
 
 
+class CredentialKind(models.TextChoices):
+    SSH_KEY = "ssh-key", "SSH key"
+    SSH_PASSWORD = "ssh-password", "SSH password"
+    WINRM_BASIC = "winrm-basic", "WinRM password (Basic)"
+    WINRM_NTLM = "winrm-ntlm", "WinRM NTLM"
+    WINRM_KERBEROS = "winrm-kerberos", "WinRM Kerberos"
+
+
 class State(models.TextChoices):
     """A member's state as Central's rules make it (see hacontrol.lib.central), plus
     Maintenance, which the panel shows while a job works on the member."""
@@ -40,6 +48,7 @@ class JobKind(models.TextChoices):
     UPGRADE_MEMBER = "upgrade-member", "Upgrade"
     UPGRADE_FINAL = "upgrade-final", "Upgrade: final check"
     UPGRADE_ABORT = "upgrade-abort", "Upgrade: abort"
+    RESTORE = "restore", "Restore preferences"
 
 
 class DnsPolicy(models.TextChoices):

@@ -18,6 +18,7 @@ from hacontrol.lib.dnsupdate import ALGORITHMS, Resolve, Target, settings_proble
 from hacontrol.lib.names import HOST_ADDRESS
 
 if TYPE_CHECKING:
+    from hacontrol.ha.models.credential import Credential
     from hacontrol.ha.models.job import Job
     from hacontrol.ha.models.member import Member
     from hacontrol.ha.models.upgrade import Upgrade
@@ -209,12 +210,19 @@ class Cluster(models.Model):
         return PRIMARY_PRIORITY if highest is None else highest + PRIORITY_STEP
 
     def secrets(self) -> list[str]:
-        """Every credential stored for the cluster and its members, longest first, for redaction
-        of output."""
+        """Every credential stored for the cluster (its TSIG secret) and its members (their own and
+        their saved credentials'), longest first, for redaction of output."""
         found: set[str] = {self.dns_key_secret} if len(self.dns_key_secret) >= 4 else set()
-        for member in self.members.all():
+        for member in self.members.select_related("credential"):
             found.update(member.secret_values())
         return sorted(found, key=len, reverse=True)
+
+    def usual_credential(self) -> Credential | None:
+        """The saved credential its members use most: the one a new member most likely uses."""
+        from hacontrol.ha.models.credential import Credential
+
+        return (Credential.objects.filter(members__cluster=self).annotate(uses=models.Count("members"))
+                .order_by("-uses", "name").first())
 
     def running_job(self) -> Job | None:
         """The job holding the cluster (queued, running or waiting for an administrator)."""

@@ -6,13 +6,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.ha.models.choices import SERVING_STATES, Platform, State
 from hacontrol.ha.models.cluster import MAX_PRIORITY, Cluster
+from hacontrol.ha.models.credential import Credential, secret_values
 from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint, normalise_host_key
 from hacontrol.lib.names import address_problem, member_name_problem
-from hacontrol.remote import HostSettings
+from hacontrol.remote import HostSettings, parse_backups
 from hacontrol.remote.commands import PlatformCommands
 
 DEFAULT_PREFERENCES_PATH = {
@@ -24,11 +26,13 @@ SSH_PORT, WINRM_HTTP_PORT, WINRM_HTTPS_PORT = 22, 5985, 5986
 
 class MemberQuerySet(models.QuerySet):
     def for_display(self) -> MemberQuerySet:
-        """Only what the panel shows: credentials are neither loaded nor decrypted."""
-        return self.only(
+        """Only what the panel shows: credentials are neither loaded nor decrypted (a saved
+        credential only for its name and kind)."""
+        return self.select_related("credential").only(
             "cluster_id", "name", "priority", "address", "platform", "state", "state_reason", "version",
-            "clock_skew", "heartbeat_settings", "last_checked", "last_seen", "host_key", "presented_host_key",
-            "registered", "winrm_https", "winrm_auth", "winrm_allow_http_basic",
+            "clock_skew", "heartbeat_settings", "findings", "last_checked", "last_seen", "host_key",
+            "presented_host_key", "registered", "winrm_https", "winrm_auth", "winrm_allow_http_basic",
+            "credential__name", "credential__kind",
         )
 
 
@@ -48,6 +52,10 @@ class Member(models.Model):
     address = models.CharField(max_length=253, help_text="Host name or IP address")
     port = models.PositiveIntegerField(null=True, blank=True, help_text="22 for SSH; 5985 (HTTP) or 5986 (HTTPS) for WinRM")
     platform = models.CharField(max_length=10, choices=Platform.choices, default=Platform.LINUX)
+    credential = models.ForeignKey(
+        Credential, null=True, blank=True, on_delete=models.PROTECT, related_name="members",
+        help_text="A saved credential; empty for the member's own login below",
+    )
     username = models.CharField(max_length=100, default="root")
     password = EncryptedTextField(blank=True)
     private_key = EncryptedTextField("SSH private key", blank=True)
@@ -81,6 +89,8 @@ class Member(models.Model):
     clock_skew = models.FloatField(null=True, blank=True, help_text="Host clock minus ours, seconds")
     heartbeat_settings = models.JSONField(default=dict, blank=True)
     findings = models.JSONField(default=dict, blank=True, help_text="What the last look at the host found")
+    preferences_masked = models.TextField(
+        blank=True, help_text="Its preferences.cfg as last read, every secret value masked")
     service_started = models.DateTimeField(null=True, blank=True, help_text="When Central's service last started")
     serving_since = models.DateTimeField(null=True, blank=True, help_text="First look of the current serving streak")
     last_checked = models.DateTimeField(null=True, blank=True)
@@ -114,6 +124,9 @@ class Member(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.address})"
 
+    def get_absolute_url(self) -> str:
+        return reverse("member-detail", args=[self.cluster_id, self.pk])
+
     def clean(self) -> None:
         problems = {}
         if problem := member_name_problem(self.name or ""):
@@ -134,10 +147,13 @@ class Member(models.Model):
             PlatformCommands.check_overrides(self.platform, self.commands)
         except ValueError as error:
             problems["commands"] = str(error)
-        if self.platform == Platform.WINDOWS and self.winrm_auth == "basic" and not self.winrm_https \
-                and not self.winrm_allow_http_basic:
-            problems["winrm_auth"] = ("Basic authentication over plain HTTP sends the password in clear: use HTTPS, "
-                                      "NTLM or Kerberos, or tick 'allow Basic authentication over plain HTTP'")
+        if self.credential is not None and self.credential.platform != self.platform:
+            problems["credential"] = (f"{self.credential.name} is a {self.credential.get_kind_display()} credential: "
+                                      f"a {Platform(self.platform).label} member cannot use it")
+        if self.insecure_transport and not self.winrm_allow_http_basic:
+            problems["credential" if self.credential is not None else "winrm_auth"] = (
+                "Basic authentication over plain HTTP sends the password in clear: use HTTPS, NTLM or Kerberos, or "
+                "tick 'allow Basic authentication over plain HTTP'")
         if problems:
             raise ValidationError(problems)
 
@@ -172,9 +188,15 @@ class Member(models.Model):
         return self.clock_skew is not None and abs(self.clock_skew) > settings.HACONTROL_CLOCK_SKEW_WARNING
 
     @property
+    def login(self) -> Member | Credential:
+        """Where its user name, secrets, sudo and WinRM authentication come from: its saved
+        credential, or its own fields."""
+        return self.credential if self.credential_id is not None and self.credential is not None else self
+
+    @property
     def insecure_transport(self) -> bool:
         """Basic authentication over plain HTTP: the password crosses the network readable."""
-        return self.platform == Platform.WINDOWS and self.winrm_auth == "basic" and not self.winrm_https
+        return self.platform == Platform.WINDOWS and self.login.winrm_auth == "basic" and not self.winrm_https
 
     @property
     def host_key_fingerprint(self) -> str:
@@ -185,19 +207,37 @@ class Member(models.Model):
         return _fingerprint_or_blank(self.presented_host_key)
 
     def secret_values(self) -> set[str]:
-        """The stored credentials as they could appear in output: whole values, key lines."""
-        found = {v for v in (self.password, self.key_passphrase) if v and len(v) >= 4}
-        found.update(line for line in self.private_key.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line)
+        """The stored credentials as they could appear in output (its own and its saved
+        credential's): whole values, key lines."""
+        found = secret_values(self.password, self.key_passphrase, self.private_key)
+        if self.credential_id is not None and self.credential is not None:
+            found |= self.credential.secret_values()
         return found
+
+    def is_backup_name(self, name: str) -> bool:
+        """Whether ``name`` is one of the copies hacontrol keeps of its preferences.cfg (a bare
+        file name: nothing that could point elsewhere on the host)."""
+        return bool(parse_backups([{"name": name}], self.effective_preferences_path))
+
+    def backup(self, name: str) -> dict | None:
+        """The backup named ``name`` as the last look at the host listed it, or None."""
+        return next((b for b in self.findings.get("backups", []) if b.get("name") == name), None)
+
+    def backup_path(self, name: str) -> str:
+        """Where a backup named ``name`` lies: beside its preferences.cfg."""
+        path = self.effective_preferences_path
+        separator = "\\" if self.platform == Platform.WINDOWS else "/"
+        return path.rsplit(separator, 1)[0] + separator + name
 
     def connection_settings(self) -> HostSettings:
         """What the remote layer needs to reach this member's host."""
+        login = self.login
         return HostSettings(
             platform=self.platform, address=self.address, port=self.effective_port,
-            username=self.username, password=self.password, private_key=self.private_key,
-            key_passphrase=self.key_passphrase, host_key=self.host_key,
-            preferences_path=self.effective_preferences_path, use_sudo=self.use_sudo,
-            winrm_https=self.winrm_https, winrm_auth=self.winrm_auth,
+            username=login.username, password=login.password, private_key=login.private_key,
+            key_passphrase=login.key_passphrase, host_key=self.host_key,
+            preferences_path=self.effective_preferences_path, use_sudo=login.use_sudo,
+            winrm_https=self.winrm_https, winrm_auth=login.winrm_auth,
             winrm_ca_file=self.winrm_ca_file, commands=self.commands,
             timeout=settings.HACONTROL_COMMAND_TIMEOUT,
             connect_timeout=settings.HACONTROL_CONNECT_TIMEOUT,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
-from hacontrol.ha.models import JobKind, Member, State
+from hacontrol.ha.models import SERVING_STATES, JobKind, Member, State
 from hacontrol.ha.procedures import dns
 from hacontrol.ha.procedures.base import NAME_KEY, JobContext, Procedure, Snapshot, Step, StepFailed
 from hacontrol.lib.prefs import Preferences, PreferencesError
@@ -280,6 +280,52 @@ def change_priority(ctx: JobContext) -> list[Step]:
     return [*asked, Step(f"Record {member.name}'s priority {new}", save, undo=restore)]
 
 
+def restore_backup(ctx: JobContext) -> list[Step]:
+    """Put back a preferences.cfg that hacontrol kept on the host (params['backup'], beside the
+    file): check the copy can serve as this member, write it under the member's own name (the
+    current file is backed up first), restart Central and check it serves again. Undo writes the
+    current file back, then restarts Central on it (or leaves it stopped, if it was): a Central
+    left running on the restored copy would not match the file on disk."""
+    member = ctx.member
+    name = ctx.job.params["backup"]
+    path = member.backup_path(name)
+
+    def read_backup() -> None:
+        ctx.log(f"{member.name}: read {path}")
+        data = ctx.on(member, lambda remote: remote.read_file(path))
+        try:
+            Preferences.parse(data).require_ha()
+        except PreferencesError as error:
+            raise StepFailed(f"{name} cannot serve {member.name}: {error}") from None
+        ctx.keep("restore", base64.b64encode(data).decode())
+
+    def expect_serving() -> None:
+        ctx.wait_for_states({member: set(SERVING_STATES)}, "serving")
+
+    def restart() -> None:
+        ctx.keep("restarted", True)
+        ctx.control(member, "restart")
+
+    def back_as_found() -> None:
+        """Undone last, once the current file is back: Central reads it again if the job restarted it."""
+        if not ctx.vault.get("restarted"):
+            return
+        if ctx.snapshot(member).running:
+            ctx.control(member, "restart")
+            ctx.wait_for_service(member, True)
+        else:
+            ctx.restore_service(member)
+
+    return [
+        inspect_host(ctx, member, require_ha=False),
+        Step(f"Read {name} on {member.name}; check it can serve as {member.name}", read_backup, undo=back_as_found),
+        write_preferences(ctx, member, lambda: base64.b64decode(ctx.vault["restore"]), {NAME_KEY: member.name},
+                          f"Write {name} as {member.name}'s preferences.cfg, named {member.name} (backup first)"),
+        Step(f"Restart Central on {member.name}", restart, lambda: ctx.wait_for_service(member, True)),
+        Step(f"Check {member.name} serves again", expect_serving),
+    ]
+
+
 PROCEDURES = [
     Procedure(JobKind.ADD, add_member, "configure the host and start it in the cluster"),
     Procedure(JobKind.REMOVE, remove_member, "take the name off the host, unregister it in Micetro and forget it"),
@@ -287,4 +333,6 @@ PROCEDURES = [
               scope="none"),
     Procedure(JobKind.EDIT_PRIORITY, change_priority, "change its priority in Micetro, then in hacontrol",
               scope="none"),
+    Procedure(JobKind.RESTORE, restore_backup, "put back a preferences.cfg kept on the host (the current one "
+              "backed up first), restart Central and check it serves again"),
 ]

@@ -22,7 +22,8 @@ CLUSTER_HINT = (
     "TSIG keys: GSS-TSIG, which Active Directory-integrated zones require, is not supported; there, leave these "
     "empty and hacontrol only checks the name."
 )
-MEMBER_ACTIONS = ("member-edit", "member-remove", "member-forget", "member-activate", "member-accept-host-key")
+MEMBER_ACTIONS = ("member-detail", "member-edit", "member-remove", "member-forget", "member-activate",
+                  "member-accept-host-key")
 PLACEHOLDER = 987654321
 
 

@@ -1,21 +1,65 @@
-"""Member actions from the panel: add, edit, remove, forget, Set Active, accept a host key."""
+"""A member's page, and member actions: add, edit, remove, forget, Set Active, accept a host key,
+view and restore the backups of its preferences.cfg."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from hacontrol.ha import actions
+from hacontrol.ha import actions, display
 from hacontrol.ha.access import admin_required
+from hacontrol.ha.errors import Refused
 from hacontrol.ha.forms import AcceptKeyForm, ForgetMemberForm, MemberForm, ReasonForm, RemoveMemberForm, dns_note
 from hacontrol.ha.models import Cluster, JobKind, Member
-from hacontrol.ha.views.common import actor, attempt, form_page, go, posted, to_job
+from hacontrol.ha.probe import read_backup
+from hacontrol.ha.views.common import actor, attempt, form_page, go, is_partial, posted, to_job
+from hacontrol.remote import RemoteError
 
-ADD_CLI = ("ha member add {cluster} NAME --address ADDR --priority N [--key-file F] [--host-key 'TYPE BASE64'] "
-           "[--registered]")
+ADD_CLI = ("ha member add {cluster} NAME --address ADDR --priority N [--credential NAME | --key-file F] "
+           "[--host-key 'TYPE BASE64'] [--registered]")
+
+
+def member_detail(request, cluster_id: int, member_id: int):
+    member = get_object_or_404(Member.objects.select_related("cluster", "credential"), pk=member_id,
+                               cluster_id=cluster_id)
+    return render(request, "ha/member_detail.html", display.member_page(member))
+
+
+def member_backup(request, cluster_id: int, member_id: int, name: str):
+    """One backup on the host, read now and masked (only on request: the page itself never waits on a host)."""
+    member = get_object_or_404(Member.objects.select_related("cluster", "credential"), pk=member_id,
+                               cluster_id=cluster_id)
+    text, error = "", ""
+    try:
+        text = read_backup(member, name)
+    except (Refused, RemoteError) as failure:
+        error = str(failure)
+    context = {"member": member, "cluster": member.cluster, "name": name, "text": text, "error": error,
+               "backup": member.backup(name)}
+    return render(request, "ha/member_backup.html" + ("#backup" if is_partial(request) else ""), context)
+
+
+@admin_required
+def member_restore(request, cluster_id: int, member_id: int, name: str):
+    member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
+    form = ReasonForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        job = attempt(request, lambda: actions.restore_backup(
+            actor(request), member, backup=name, reason=form.cleaned_data["reason"]), form)
+        if job:
+            return to_job(request, job)
+    return form_page(request, "ha/confirm.html", {
+        "form": form, "cluster": member.cluster, "member": member,
+        "title": f"Restore {name} on {member.name}?",
+        "warning": f"hacontrol reads {name} on {member.address}, checks it can serve (an MSSQL or PostgreSQL "
+                   f"database), writes it as preferences.cfg with ClusterMemberName={member.name} (the current file "
+                   "is backed up first), restarts Central and checks it serves again. If any step fails, the current "
+                   "file is put back and Central returned to how it was.",
+        "button": "Restore", "cli": f"ha member restore {member.cluster.name} {member.name} {name}",
+    })
 
 
 @sensitive_post_parameters("password", "private_key", "key_passphrase")
@@ -25,12 +69,9 @@ def member_add(request, cluster_id: int):
     retry = cluster.jobs.filter(pk=request.GET.get("retry"), kind=JobKind.ADD).first() if request.GET.get("retry") else None
     form = MemberForm(posted(request), cluster=cluster, initial=retry.params.get("form") if retry else None)
     if request.method == "POST" and form.is_valid():
-        values = form.action_values()
-        # Kept so a failed add can be tried again without typing it all (secrets excepted).
-        entered = {k: v for k, v in values.items() if k not in actions.SECRET_FIELDS}
         job = attempt(request, lambda: actions.add_member(
             actor(request), cluster, reason=form.cleaned_data["reason"], registered=form.cleaned_data["registered"],
-            update_dns=form.cleaned_data.get("update_dns"), form=entered, **values), form)
+            update_dns=form.cleaned_data.get("update_dns"), form=form.entered(), **form.action_values()), form)
         if job:
             return to_job(request, job)
     return form_page(request, "ha/member_form.html", {

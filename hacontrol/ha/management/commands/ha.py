@@ -14,7 +14,8 @@ import json
 import os
 import signal
 import sys
-from datetime import timedelta
+from argparse import BooleanOptionalAction
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -23,11 +24,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from hacontrol.ha import actions
+from hacontrol.ha import actions, display
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.jobs import run_here
-from hacontrol.ha.models import ApiToken, AuditEvent, Cluster, Job, JobStatus, Member
-from hacontrol.ha.probe import check_dns, probe_cluster
+from hacontrol.ha.models import ApiToken, AuditEvent, Cluster, Credential, CredentialKind, Job, JobStatus, Member
+from hacontrol.ha.probe import check_dns, probe_cluster, read_backup
 from hacontrol.ha.runner import JobRunner
 from hacontrol.ha.worker import run_worker
 from hacontrol.lib.dnsupdate import parse_key_file
@@ -92,6 +93,23 @@ class Command(BaseCommand):
         self.connection_arguments(change)
         change.add_argument("--registered", action="store_true", help="the new priority is already set in Micetro")
         change.add_argument("--reason", default="")
+        change.add_argument("--own-login", action="store_true",
+                            help="stop using its saved credential: its own login (give it with --key-file ...)")
+        show = member_sub.add_parser("show", help="a member as its page shows it: state, findings, overrides, "
+                                                  "preferences (masked) against the Active member's, drift")
+        show.add_argument("cluster")
+        show.add_argument("name")
+        show.add_argument("--json", action="store_true")
+        backups = member_sub.add_parser("backups", help="the backups of preferences.cfg on the member's host")
+        backups.add_argument("cluster")
+        backups.add_argument("name")
+        backups.add_argument("--show", metavar="BACKUP", help="read one now and print it, secrets masked")
+        backups.add_argument("--json", action="store_true")
+        restore = member_sub.add_parser("restore", help="put a backup back as preferences.cfg (a job)")
+        restore.add_argument("cluster")
+        restore.add_argument("name")
+        restore.add_argument("backup")
+        restore.add_argument("--reason", default="")
         remove = member_sub.add_parser("remove")
         remove.add_argument("cluster")
         remove.add_argument("name")
@@ -107,6 +125,26 @@ class Command(BaseCommand):
         accept.add_argument("name")
         accept.add_argument("--fingerprint", required=True, help="the presented key's SHA256 fingerprint, as checked")
         accept.add_argument("--reason", default="")
+
+        credential = sub.add_parser("credential", help="saved credentials that members pick")
+        credential_sub = credential.add_subparsers(dest="action", required=True)
+        for name in ("add", "edit"):
+            parser = credential_sub.add_parser(name)
+            parser.add_argument("name")
+            parser.add_argument("--kind", choices=[kind.value for kind in CredentialKind],
+                                default="ssh-key" if name == "add" else None)
+            parser.add_argument("--user", dest="username")
+            parser.add_argument("--key-file", help="the SSH private key")
+            parser.add_argument("--passphrase-env", help="name of the variable holding the key's passphrase")
+            parser.add_argument("--password-env", help="name of the variable holding the password")
+            parser.add_argument("--sudo", dest="use_sudo", action=BooleanOptionalAction, default=None)
+            parser.add_argument("--description")
+            parser.add_argument("--reason", default="")
+        listing = credential_sub.add_parser("list")
+        listing.add_argument("--json", action="store_true")
+        delete = credential_sub.add_parser("remove")
+        delete.add_argument("name")
+        delete.add_argument("--reason", default="")
 
         switch = sub.add_parser("switchover", help="make a member the Active one (Set Active)")
         switch.add_argument("cluster")
@@ -201,6 +239,7 @@ class Command(BaseCommand):
         parser.add_argument("--winrm-https", action="store_true", default=None)
         parser.add_argument("--allow-http-basic", dest="winrm_allow_http_basic", action="store_true", default=None)
         parser.add_argument("--commands", help="JSON object of command overrides")
+        parser.add_argument("--credential", help="a saved credential's name (instead of --user, --key-file ...)")
 
     def handle(self, *args, area: str, **options):
         handler = getattr(self, f"do_{area.replace('-', '_')}")
@@ -326,6 +365,10 @@ class Command(BaseCommand):
             values["password"] = os.environ.get(options["password_env"], "")
             if not values["password"]:
                 raise CommandError(f"${options['password_env']} is empty")
+        if options.get("credential"):
+            values["credential"] = self.credential(options["credential"])
+        elif options.get("own_login"):
+            values["credential"] = None
         if options.get("commands") is not None:
             try:
                 values["commands"] = json.loads(options["commands"]) if options["commands"] else {}
@@ -335,6 +378,8 @@ class Command(BaseCommand):
 
     def do_member(self, action: str, **options):
         cluster = self.cluster(options["cluster"])
+        if action in ("show", "backups", "restore"):
+            return getattr(self, f"member_{action}")(self.member(cluster, options["name"]), **options)
         if action == "remove":
             member = self.member(cluster, options["name"])
             if options["forget"]:
@@ -362,7 +407,7 @@ class Command(BaseCommand):
             else:
                 self.run(job)
             return
-        values.setdefault("platform", "linux")
+        values.setdefault("platform", values["credential"].platform if values.get("credential") else "linux")
         if options["accept_host_key"] and values["platform"] == "linux" and not values.get("host_key"):
             values["host_key"] = self.fetch_host_key(cluster, options["name"], values)
         job = actions.add_member(actor(), cluster, name=options["name"], registered=options["registered"],
@@ -375,6 +420,70 @@ class Command(BaseCommand):
         if cluster.dns_updates_on and not job.params.get("dns") and cluster.dns_member_policy == "ask":
             self.stdout.write(f"{cluster.dns_name} is left as it is (add --dns to update it, or run "
                               f"`python manage.py ha dns {cluster.name} --fix` later)")
+
+    def member_show(self, member: Member, json: bool, **options) -> None:
+        page = display.member_page(member)
+        diff = page["diff"]
+        reference = page["reference"]
+        found = page["findings"]
+        data = {
+            "name": member.name, "cluster": member.cluster.name, "priority": member.priority, "address": member.address,
+            "state": "maintenance" if page["in_maintenance"] else member.state, "reason": member.state_reason,
+            "login": f"credential {member.credential.name}" if member.credential else f"own ({member.username})",
+            "version": member.version, "clock_skew": member.clock_skew, "heartbeat": member.heartbeat_settings,
+            "name_on_host": found.get("name_on_host"), "format": found.get("format"),
+            "database": {"type": found.get("database_type"), "server": found.get("DatabaseServer"),
+                         "username": found.get("DatabaseUsername"), "password": page["database_password"]},
+            "windows_service": found.get("windows_service"),
+            "overrides": {name: command for name, command, _ in page["overrides"]},
+            "drift": [d.as_dict() for d in page["drift"]],
+            "backups": [b["name"] for b in page["backups"]],
+            "jobs": [f"#{job.pk} {job.title} ({job.status})" for job in page["jobs"]],
+            "reference": reference.name if reference else None,
+            "preferences": member.preferences_masked,
+            "diff": [f"{line.kind} {line.text}" for line in diff] if diff is not None else None,
+        }
+        if json:
+            self.stdout.write(as_json(data))
+            return
+        self.stdout.write(f"{member.name} ({member.cluster.name}): {data['state'].upper()}"
+                          + (f" ({member.state_reason})" if member.state_reason else ""))
+        for key in ("priority", "address", "login", "version", "clock_skew", "heartbeat", "name_on_host", "format",
+                    "database", "windows_service", "overrides", "backups"):
+            if data[key] not in (None, "", {}, []):
+                self.stdout.write(f"  {key.replace('_', ' ')}: {data[key]}")
+        for difference in page["drift"]:
+            self.stdout.write(f"  drift: {difference.describe()}")
+        for job in data["jobs"]:
+            self.stdout.write(f"  job {job}")
+        if diff is not None:
+            self.stdout.write(f"preferences.cfg (masked) against {reference.name if reference else '-'}'s, "
+                              "ClusterMemberName aside:")
+            for line in diff:
+                self.stdout.write(f"  {line.kind} {line.text}")
+        elif member.preferences_masked:
+            self.stdout.write("preferences.cfg (masked):")
+            self.stdout.write(member.preferences_masked.rstrip())
+
+    def member_backups(self, member: Member, show: str | None, json: bool, **options) -> None:
+        if show:
+            try:
+                self.stdout.write(read_backup(member, show).rstrip())
+            except RemoteError as error:
+                raise CommandError(str(error)) from None
+            return
+        backups = member.findings.get("backups", [])
+        if json:
+            self.stdout.write(as_json(backups))
+            return
+        if not backups:
+            self.stdout.write(f"no backup found on {member.name} at the last look")
+        for backup in backups:
+            when = datetime.fromtimestamp(backup["modified"], timezone.utc)
+            self.stdout.write(f"{backup['name']}\t{when:%Y-%m-%d %H:%M:%S} UTC\t{backup['size']} bytes")
+
+    def member_restore(self, member: Member, backup: str, reason: str, **options) -> None:
+        self.run(actions.restore_backup(actor(), member, backup=backup, reason=reason))
 
     def fetch_host_key(self, cluster: Cluster, name: str, values: dict) -> str:
         """Connect once without a pinned key and pin what the host presents (audited)."""
@@ -389,6 +498,54 @@ class Command(BaseCommand):
         except RemoteError as error:
             raise CommandError(str(error)) from None
         raise CommandError(f"{probe.address} was reached without a host key check; refusing")
+
+    # credentials --------------------------------------------------------------------------
+
+    def credential(self, name: str) -> Credential:
+        try:
+            return Credential.objects.get(name=name)
+        except Credential.DoesNotExist:
+            raise CommandError(f"no credential named {name!r} (see `ha credential list`)") from None
+
+    def credential_values(self, options: dict) -> dict:
+        values = {k: options.get(k) for k in ("kind", "username", "use_sudo", "description")}
+        values = {k: v for k, v in values.items() if v is not None}
+        if options.get("key_file"):
+            values["private_key"] = Path(options["key_file"]).expanduser().read_text()
+        for option, field in (("password_env", "password"), ("passphrase_env", "key_passphrase")):
+            if options.get(option):
+                values[field] = os.environ.get(options[option], "")
+                if not values[field]:
+                    raise CommandError(f"${options[option]} is empty")
+        return values
+
+    def do_credential(self, action: str, **options):
+        if action == "list":
+            credentials = list(Credential.objects.with_use_counts())
+            used = {c.pk: [f"{cluster}/{member}" for cluster, member in
+                           c.members.order_by("cluster__name", "priority").values_list("cluster__name", "name")]
+                    for c in credentials}
+            if options["json"]:
+                self.stdout.write(as_json([{"name": c.name, "kind": c.kind, "username": c.username,
+                                            "sudo": c.use_sudo, "used_by": used[c.pk]} for c in credentials]))
+                return
+            for c in credentials:
+                self.stdout.write(f"{c.name}\t{c.kind}\t{c.username}{' (sudo)' if c.use_sudo else ''}\t"
+                                  f"used by {', '.join(used[c.pk]) or 'no member'}")
+            return
+        if action == "add":
+            created = actions.create_credential(actor(), name=options["name"], **self.credential_values(options))
+            self.stdout.write(f"saved credential {created.name} ({created.get_kind_display()}, user {created.username})")
+            return
+        found = self.credential(options["name"])
+        if action == "remove":
+            actions.delete_credential(actor(), found, reason=options["reason"])
+            self.stdout.write(f"deleted credential {found.name}")
+            return
+        saved = actions.edit_credential(actor(), found, reason=options["reason"], **self.credential_values(options))
+        users = saved.members.count()
+        self.stdout.write(f"saved credential {saved.name}; {users} member{'s' if users != 1 else ''} use it from "
+                          "their next connection on")
 
     def do_switchover(self, cluster: str, to: str, reason: str, **options):
         found = self.cluster(cluster)
@@ -429,14 +586,33 @@ class Command(BaseCommand):
         self.print_members(self.cluster(cluster), json)
 
     def do_check(self, cluster: str, json: bool, **options):
+        """Look now; exit 1 when a member does not serve, which one is Active is not known, or the
+        members' database settings drifted apart (other drift is printed as a warning)."""
         found = self.cluster(cluster)
         probe_cluster(found)
         found.refresh_from_db()
-        rows = self.print_members(found, json)
+        drift = display.drift(found, list(found.members.all()))
+        if json:
+            rows = self.member_rows(found)
+            self.stdout.write(as_json({"cluster": found.name, "active": found.active_member.name
+                                       if found.active_member else None, "note": found.ha_note, "members": rows,
+                                       "drift": [d.as_dict() for d in drift]}))
+        else:
+            rows = self.print_members(found, False)
+            for difference in drift:
+                self.stdout.write(f"drift: {difference.describe()}")
         down = [row["name"] for row in rows if row["state"] in ("offline", "unknown")]
-        if down or (rows and found.active_member_id is None):
-            raise CommandError("not every member serves: " + ", ".join(down) if down else
-                               f"which member is Active is not known: {found.ha_note}")
+        problems = []
+        if down:
+            problems.append("not every member serves: " + ", ".join(down))
+        elif rows and found.active_member_id is None:
+            problems.append(f"which member is Active is not known: {found.ha_note}")
+        database = [d.setting.label for d in drift if d.database]
+        if database:
+            problems.append("the members' database settings differ (" + ", ".join(database) + "): they must share "
+                            "one Central database")
+        if problems:
+            raise CommandError("; ".join(problems))
 
     def do_dns(self, cluster: str, json: bool, fix: bool, yes: bool, reason: str, **options):
         found = self.cluster(cluster)
@@ -649,16 +825,22 @@ class Command(BaseCommand):
     def do_rotate_keys(self, **options):
         """Every secret is decrypted with whichever configured key works and saved again, which
         encrypts it with the first (newest) key; afterwards the old keys can be dropped."""
-        count = clusters = 0
+        secrets = ["password", "private_key", "key_passphrase"]
+        members = saved = clusters = 0
         with transaction.atomic():
             for member in Member.objects.select_for_update():
-                member.save(update_fields=["password", "private_key", "key_passphrase"])
-                count += 1
+                member.save(update_fields=secrets)
+                members += 1
+            for credential in Credential.objects.select_for_update():
+                Credential.objects.filter(pk=credential.pk).update(**{name: getattr(credential, name) for name in secrets})
+                saved += 1
             for cluster in Cluster.objects.select_for_update().exclude(dns_key_secret=""):
                 cluster.save(update_fields=["dns_key_secret"])
                 clusters += 1
-        AuditEvent.record(actor(), "credentials re-encrypted", detail=f"{count} member(s), {clusters} TSIG key(s)")
-        self.stdout.write(f"re-encrypted the credentials of {count} member(s) and {clusters} cluster TSIG key(s) "
+        AuditEvent.record(actor(), "credentials re-encrypted",
+                          detail=f"{members} member(s), {saved} saved credential(s), {clusters} TSIG key(s)")
+        self.stdout.write(f"re-encrypted the credentials of {members} member(s), {saved} saved credential(s) and "
+                          f"{clusters} cluster TSIG key(s) "
                           "with the newest key")
 
     def do_new_key(self, **options):
