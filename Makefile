@@ -26,9 +26,12 @@ var/secret_key:
 run: $(VENV)/.installed var/secret_key
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py serve
 
+# The suite in parallel processes, then the fault campaign alone (it restarts PostgreSQL).
+TEST_PROCESSES ?= 4
 test: $(VENV)/.installed-test var/secret_key
 	scripts/ensure-system-packages
-	DEBUG=0 $(BIN)/pytest $(PYTEST_ARGS)
+	DEBUG=0 $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -m "not campaign" $(PYTEST_ARGS)
+	DEBUG=0 $(BIN)/pytest -m campaign $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test var/secret_key
 	scripts/ensure-system-packages bench

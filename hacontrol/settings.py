@@ -159,6 +159,8 @@ HACONTROL_QUEUE_GRACE = envint("HACONTROL_QUEUE_GRACE", 60, minimum=1)
 # Jobs one worker runs at once (of different clusters), and how long it waits for them when stopped.
 HACONTROL_WORKER_JOBS = envint("HACONTROL_WORKER_JOBS", 8, minimum=1)
 HACONTROL_WORKER_GRACE = envint("HACONTROL_WORKER_GRACE", 20, minimum=0)
+# How long an undo waits for a host that stopped answering to come back before giving up on it.
+HACONTROL_UNDO_PATIENCE = envint("HACONTROL_UNDO_PATIENCE", 60, minimum=0)
 
 # The REST API (hacontrol.api): JSON only, tokens or the browser session, the console's roles.
 REST_FRAMEWORK = {

@@ -27,7 +27,20 @@ SSH_HOST_COUNT = 4
 JOB_LEASE = 3
 ROOT = Path(__file__).resolve().parent.parent
 # The loopback network the test hosts live on: two suites on one machine (worktrees) each take their own.
-TEST_NET = os.environ.get("HACONTROL_TEST_NET", "127.0.0.")
+# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_NET = os.environ.get("HACONTROL_TEST_NET") or (
+    f"127.0.{20 + int(_WORKER.removeprefix('gw'))}." if _WORKER.startswith("gw") else "127.0.0.")
+# Tests on fixed addresses of their own (the simulators' self-tests) or that restart the shared
+# PostgreSQL (the fault campaign) never run beside another of their kind.
+SERIAL_GROUPS = {"tests/sim/": "central-simulator", "tests/windows_sim/": "windows-emulator"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for folder, group in SERIAL_GROUPS.items():
+            if folder in item.nodeid:
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 def loopback(last: int) -> str:
@@ -70,6 +83,7 @@ def fast_jobs(settings):
     settings.HACONTROL_COMMAND_TIMEOUT = 10
     settings.HACONTROL_CONNECT_TIMEOUT = 3
     settings.HACONTROL_JOB_LEASE = JOB_LEASE
+    settings.HACONTROL_UNDO_PATIENCE = 10
     yield
     close_all()
 
@@ -264,7 +278,7 @@ def worker_environment(**extra: str) -> dict:
     db = connection.settings_dict
     url = f"postgresql://{db['USER']}:{db['PASSWORD']}@/{db['NAME']}?host={db['HOST']}"
     return {**os.environ, "DATABASE_URL": url, "HACONTROL_JOB_LEASE": str(JOB_LEASE), "HACONTROL_QUEUE_GRACE": "3",
-            "HACONTROL_CONNECT_TIMEOUT": "3", "HACONTROL_COMMAND_TIMEOUT": "10", **extra}
+            "HACONTROL_CONNECT_TIMEOUT": "3", "HACONTROL_COMMAND_TIMEOUT": "10", "HACONTROL_UNDO_PATIENCE": "10", **extra}
 
 
 def start_worker(probe_interval: int = 3600, start_wait: int = 30, log: Path | None = None) -> subprocess.Popen:

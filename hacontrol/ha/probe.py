@@ -175,7 +175,7 @@ def record(cluster: Cluster, members: list[Member], seen: dict[int, Observation]
     ``version`` were saved meanwhile (then this observation is older news: dropped). In a steady
     cluster nothing but the time of the check changes: two plain UPDATEs."""
     now = time.time()
-    fresh = {cluster.pk: c for c in Cluster.objects.filter(pk=cluster.pk)}.get(cluster.pk)
+    fresh = Cluster.objects.filter(pk=cluster.pk).first()
     if fresh is None or fresh.state_version != version:
         return False
     running = fresh.running_job()

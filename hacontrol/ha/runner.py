@@ -28,7 +28,15 @@ from hacontrol.ha import upgrades
 from hacontrol.ha.models import AuditEvent, Job, JobKind, JobStatus, JobStep, Outcome, StepStatus
 from hacontrol.ha.probe import probe_cluster
 from hacontrol.ha.procedures import REGISTRY
-from hacontrol.ha.procedures.base import Cancelled, JobContext, NeedsAdministrator, Step, StepFailed
+from hacontrol.ha.procedures.base import (
+    Cancelled,
+    HostUnavailable,
+    JobContext,
+    NeedsAdministrator,
+    Step,
+    StepFailed,
+    durable,
+)
 from hacontrol.remote import RemoteError
 
 logger = logging.getLogger("hacontrol.jobs")
@@ -41,21 +49,6 @@ Confirmer = Callable[[Job, dict], "bool | None"]
 
 class JobLost(Exception):  # noqa: N818 - a fact about the lease, not an error of the job
     """Another process recovered this job (our lease expired): stop touching it."""
-
-
-def durable(write: Callable[[], object], patience: float = 60.0):
-    """Run a database write, waiting out a database restart instead of losing the record: a
-    dropped connection is closed and the write retried until ``patience`` seconds have passed."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return write()
-        except (OperationalError, InterfaceError):
-            if time.monotonic() > deadline:
-                raise
-            logger.warning("the database went away; retrying a job write")
-            connection.close()
-            time.sleep(0.5)
 
 
 def redact(text: str, secrets: list[str]) -> str:
@@ -270,7 +263,7 @@ class JobRunner:
             who, reason = self.cancelled_by
             Job.objects.filter(pk=self.job_id, cancel_requested_by="").update(cancel_requested_by=who, cancel_reason=reason)
         self.job.refresh_from_db(fields=["cancel_requested_by", "cancel_reason"])
-        for index, row in touched:
+        for _, row in touched:
             if row.status == StepStatus.RUNNING:
                 row.error = "cancelled while it ran"
                 self.mark(row, StepStatus.FAILED)
@@ -295,7 +288,7 @@ class JobRunner:
             self.current = log_to or row
             self.say(f"  undo {row.position}: {row.name}")
             try:
-                step.undo()
+                self.patiently(step.undo)
                 if row.status != StepStatus.FAILED:
                     row.error = ""
                     self.mark(row, StepStatus.UNDONE)
@@ -306,6 +299,19 @@ class JobRunner:
                 problems.append(f"{row.name}: {message}")
                 self.say(f"    undo failed: {message}")
         return problems
+
+    def patiently(self, undo: Callable[[], None]) -> None:
+        """Run an undo, waiting out a host that is briefly gone (restarting, a network blip) for up
+        to HACONTROL_UNDO_PATIENCE seconds: a host left half-way is worse than a slower undo."""
+        deadline = time.monotonic() + settings.HACONTROL_UNDO_PATIENCE
+        while True:
+            try:
+                return undo()
+            except HostUnavailable as error:
+                if time.monotonic() > deadline or self.abandon_undo.is_set():
+                    raise
+                self.log(f"the host does not answer ({error}); trying again")
+                time.sleep(1)
 
     def skip(self, rows: list[JobStep]) -> None:
         for row in rows:

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
 from django.db.models import F, Q
 from django.db.models.functions import Now
 
@@ -83,6 +83,8 @@ class Monitor(threading.Thread):
                 connection.close()
         try:
             release(MONITOR)
+        except Exception:  # noqa: BLE001 - the lease then simply expires
+            pass
         finally:
             connection.close()
 
@@ -104,12 +106,20 @@ class Monitor(threading.Thread):
 
 
 def run_worker() -> None:
-    """Run until SIGTERM/SIGINT: the task worker in this thread, the monitor beside it."""
+    """Run until SIGTERM/SIGINT: the task worker in this thread, the monitor beside it. A database
+    that goes away (restarted, failed over) is waited for, not died of."""
     executor.install(settings.HACONTROL_WORKER_JOBS)
     monitor = Monitor()
     monitor.start()
     try:
-        call_command("db_worker", "--no-reload", "--interval", "0.5", "--worker-id", WORKER_ID[:64])
+        while True:
+            try:
+                call_command("db_worker", "--no-reload", "--interval", "0.5", "--worker-id", WORKER_ID[:64])
+                return  # stopped by a signal
+            except (OperationalError, InterfaceError):
+                logger.warning("the database went away; the worker waits for it")
+                connections.close_all()
+                time.sleep(1)
     finally:
         monitor.stopping.set()
         executor.shutdown(settings.HACONTROL_WORKER_GRACE)

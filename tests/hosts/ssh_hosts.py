@@ -143,10 +143,29 @@ class SSHHost:
                 pass
         self.process = None
 
-    def kill(self) -> None:
-        """The whole host dies: sshd, its sessions and Central."""
-        self.stop()
+    def kill(self) -> bool:
+        """The whole host dies at once: everything in it is frozen first (so nothing it was
+        starting can escape), then Central, its sessions and sshd are killed. Returns whether
+        Central was running."""
+        self.freeze()
+        was_running = self.central.running
         self.central.crash()
+        for pid in self.namespace_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.process is not None:
+            self.process.wait()
+            self.process = None
+        return was_running
+
+    def reboot(self, central: bool) -> None:
+        """The host comes back: sshd starts, and Central with it when it ran as the host died
+        (an administrator's stop is taken as meaning stopped, across a reboot too)."""
+        self.start()
+        if central and not self.central.running:
+            self.central.start()
 
     def freeze(self, frozen: bool = True) -> None:
         """Stop (or resume) every process of the host's sshd: connections stay open, nothing answers."""

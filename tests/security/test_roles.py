@@ -4,11 +4,12 @@ anonymous users are sent to sign in, viewers may read but never change."""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, Upgrade
+from hacontrol.ha.models import AuditEvent, Cluster, Credential, Job, Member, Upgrade
 
 PUBLIC = {"login", "healthz"}
 # Read-only pages a viewer may see; every other pattern changes something.
-READ_ONLY = {"cluster-list", "cluster-detail", "job-detail", "job-list", "audit-list", "upgrade-detail", "logout"}
+READ_ONLY = {"cluster-list", "cluster-detail", "job-detail", "job-list", "audit-list", "upgrade-detail", "logout",
+             "member-detail", "member-backup", "credential-list", "credential-detail"}
 # Each user's own API tokens: viewers make and revoke theirs too (tests/api/test_tokens.py).
 SELF_SERVICE = {"token-list", "token-revoke"}
 # Answered to a token or to configured addresses, not to a sign-in (tests/api/test_metrics.py).
@@ -33,7 +34,9 @@ def world(db):
     job = Job.objects.create(kind="add", cluster=cluster, member=member, status="succeeded", started_by="x")
     upgrade = Upgrade.objects.create(cluster=cluster, started_by="x", installer_name="i", target_version="1.2",
                                      member_order=[member.pk], status="failed")
-    return {"cluster_id": cluster.pk, "member_id": member.pk, "job_id": job.pk, "upgrade_id": upgrade.pk}
+    credential = Credential.objects.create(name="hosts", kind="ssh-password", username="root", password="pw-12345")
+    return {"cluster_id": cluster.pk, "member_id": member.pk, "job_id": job.pk, "upgrade_id": upgrade.pk,
+            "credential_id": credential.pk, "name": "preferences.cfg.hacontrol-20260101T000000000000Z.bak"}
 
 
 def url_for(pattern, world):
@@ -41,7 +44,7 @@ def url_for(pattern, world):
 
 
 def snapshot():
-    return (Cluster.objects.count(), Member.objects.count(), Job.objects.count(),
+    return (Cluster.objects.count(), Member.objects.count(), Job.objects.count(), Credential.objects.count(),
             list(Member.objects.values_list("priority", "host_key")), Upgrade.objects.get().status)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
@@ -24,14 +26,44 @@ from hacontrol.ha.models import Job, JobKind, Member, State
 from hacontrol.ha.probe import probe_cluster
 from hacontrol.lib import central
 from hacontrol.lib.prefs import Preferences, PreferencesError
-from hacontrol.remote import CommandResult, HostKeyError, Remote, RemoteError, ServiceState, call
+from hacontrol.remote import (
+    CommandResult,
+    HostKeyError,
+    Remote,
+    RemoteError,
+    ServiceState,
+    TimedOut,
+    Unreachable,
+    call,
+)
 
 NAME_KEY = "ClusterMemberName"
 T = TypeVar("T")
+logger = logging.getLogger("hacontrol.jobs")
+
+
+def durable(write: Callable[[], T], patience: float = 60.0) -> T:
+    """Run a database write (or read), waiting out a database restart instead of losing the
+    record: a dropped connection is closed and the work retried until ``patience`` seconds have
+    passed."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("the database went away; retrying a job write")
+            connection.close()
+            time.sleep(0.5)
 
 
 class StepFailed(Exception):
     """A step's action or check did not work; the message says what was found."""
+
+
+class HostUnavailable(StepFailed):
+    """The host could not be reached or stopped answering: it may come back (an undo waits)."""
 
 
 class NeedsAdministrator(Exception):  # noqa: N818 - it is a request, not an error
@@ -151,6 +183,8 @@ class JobContext:
                 self.job.params["presented_fingerprint"] = error.fingerprint
                 Job.objects.filter(pk=self.job.pk).update(params=self.job.params)
             raise StepFailed(str(error)) from None
+        except (Unreachable, TimedOut) as error:
+            raise HostUnavailable(str(error)) from None
         except RemoteError as error:
             raise StepFailed(str(error)) from None
 
@@ -212,22 +246,32 @@ class JobContext:
             self.wait_for_service(member, wanted)
         self.log(f"{member.name}: Central {'runs' if wanted else 'is stopped'}, as before the job")
 
-    def restore_preferences(self, member: Member) -> None:
-        """Write the preferences.cfg the job found back, when it differs."""
+    def restore_preferences(self, member: Member, *, reload: bool = False) -> None:
+        """Write the preferences.cfg the job found back, when it differs. With ``reload``, a Central
+        running meanwhile (it read the job's file when it started) is restarted on the file put back."""
         original = self.snapshot(member).preferences
         if original is None:
             return
-        if self.read_preferences(member)[0] != original:
-            self.write_preferences(member, original)
-        else:
+        if self.read_preferences(member)[0] == original:
             self.log(f"{member.name}: preferences.cfg is as before the job")
+            return
+        self.write_preferences(member, original)
+        if reload and self.service_state(member).running:
+            self.control(member, "restart")
+            self.wait_for_service(member, True)
 
     # The cluster -------------------------------------------------------------------------
 
     def states(self) -> dict[int, tuple[str, str]]:
-        """Look at the whole cluster now and return each member's (state, reason)."""
-        members = probe_cluster(self.cluster, quiet=set(self.job.affected))
-        self.cluster.refresh_from_db()
+        """Look at the whole cluster now and return each member's (state, reason); a database
+        restart meanwhile is waited out (the look is taken again)."""
+
+        def look() -> list[Member]:
+            members = probe_cluster(self.cluster, quiet=set(self.job.affected))
+            self.cluster.refresh_from_db()
+            return members
+
+        members = durable(look)
         for member in members:
             self.log(f"{member.name}: {member.get_state_display()}" + (f" ({member.state_reason})" if member.state_reason else ""))
         if self.cluster.ha_note:

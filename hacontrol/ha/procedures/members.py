@@ -71,7 +71,7 @@ def write_preferences(ctx: JobContext, member: Member, source: Callable[[], byte
             if prefs.get(key) != value:
                 raise StepFailed(f"{member.name}: preferences.cfg has {key}={prefs.get(key)!r}, expected {value!r}")
 
-    return Step(title, action, check, lambda: ctx.restore_preferences(member))
+    return Step(title, action, check, lambda: ctx.restore_preferences(member, reload=True))
 
 
 def original(ctx: JobContext, member: Member) -> Callable[[], bytes]:

@@ -16,7 +16,6 @@ from hacontrol.ha.procedures.base import JobContext, Procedure, Snapshot, Step, 
 from hacontrol.ha.procedures.members import service_step
 from hacontrol.ha.upgrades import primary_upgraded
 from hacontrol.remote import Remote
-from hacontrol.remote.commands import free_kilobytes
 
 AUTO_UPDATE_KEYS = ("AutoUpdate", "AutomaticUpdate", "AutomaticUpdates", "EnableAutoUpdate")
 TRUE_WORDS = {"1", "true", "yes", "on"}

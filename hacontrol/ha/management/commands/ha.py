@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 from argparse import BooleanOptionalAction
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -479,7 +479,7 @@ class Command(BaseCommand):
         if not backups:
             self.stdout.write(f"no backup found on {member.name} at the last look")
         for backup in backups:
-            when = datetime.fromtimestamp(backup["modified"], timezone.utc)
+            when = datetime.fromtimestamp(backup["modified"], UTC)
             self.stdout.write(f"{backup['name']}\t{when:%Y-%m-%d %H:%M:%S} UTC\t{backup['size']} bytes")
 
     def member_restore(self, member: Member, backup: str, reason: str, **options) -> None:
