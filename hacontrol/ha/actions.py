@@ -104,8 +104,9 @@ def clean(instance, exclude: Iterable[str] = ()) -> None:
 
 def create_cluster(actor: str, **fields) -> Cluster:
     # A setting left out (None, or an empty choice) takes the model's default.
+    defaults = {field.name for field in Cluster._meta.concrete_fields if field.has_default()}
     cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS and v is not None
-                         and not (v == "" and Cluster._meta.get_field(k).has_default())})
+                         and not (v == "" and k in defaults)})
     with audited(actor, "cluster create"):
         clean(cluster)
         if Cluster.objects.filter(name=cluster.name).exists():

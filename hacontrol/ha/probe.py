@@ -123,22 +123,22 @@ def epoch(moment: datetime | None) -> float | None:
 
 def facts_of(member: Member, seen: Observation | None) -> central.Facts:
     """The facts Central's rules need about ``member``, from one observation."""
-    common = dict(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
-                  last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since))
+    known = central.Facts(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
+                          last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since))
     if seen is None:
-        return central.Facts(observed=False, **common)
+        return replace(known, observed=False)
     if seen.report is None:
-        return central.Facts(reachable=False, error=seen.error, **common)
+        return replace(known, reachable=False, error=seen.error)
     if not seen.report.installed:
-        return central.Facts(installed=False, **common)
+        return replace(known, installed=False)
     prefs = seen.preferences
     if prefs is None:
-        return central.Facts(running=seen.running, started_at=seen.started_at(), problem=seen.problem, **common)
-    return central.Facts(
-        running=seen.running, started_at=seen.started_at(), name_on_host=prefs.get("ClusterMemberName"),
+        return replace(known, running=seen.running, started_at=seen.started_at(), problem=seen.problem)
+    return replace(
+        known, running=seen.running, started_at=seen.started_at(), name_on_host=prefs.get("ClusterMemberName"),
         database_type=prefs.database_type,
         database=f"{prefs.database_type.lower()} {prefs.get('DatabaseServer') or ''}".strip(),
-        timing=central.Timing.from_settings(*(prefs.get(key) for key in HEARTBEAT_KEYS)), **common,
+        timing=central.Timing.from_settings(*(prefs.get(key) for key in HEARTBEAT_KEYS)),
     )
 
 

@@ -295,7 +295,7 @@ class JobRunner:
             except Exception as error:  # noqa: BLE001 - keep undoing the rest
                 message = redact(str(error), self.secrets)
                 row.error = (row.error + "; " if row.status == StepStatus.FAILED else "") + f"undo failed: {message}"
-                durable(lambda row=row: row.save(update_fields=["error"]))
+                durable(lambda row=row: row.save(update_fields=["error"]))  # type: ignore[misc]
                 problems.append(f"{row.name}: {message}")
                 self.say(f"    undo failed: {message}")
         return problems
@@ -337,7 +337,8 @@ class JobRunner:
             job.status, job.error, job.finished = status, error, timezone.now()
             Job.objects.filter(pk=job.pk).update(status=status, error=error, finished=job.finished, vault="",
                                                  lease_expires=None)
-            outcome = {JobStatus.SUCCEEDED: Outcome.OK, JobStatus.CANCELLED: Outcome.CANCELLED}.get(status, Outcome.FAILED)
+            outcome = {JobStatus.SUCCEEDED: Outcome.OK, JobStatus.CANCELLED: Outcome.CANCELLED}.get(
+                JobStatus(status), Outcome.FAILED)
             AuditEvent.record(job.started_by, f"job: {JobKind(job.kind).label}", cluster=job.cluster,
                               member_name=job.member_name, outcome=outcome,
                               detail=f"job #{job.pk} {status}" + (f": {error}" if error else ""), reason=job.reason)

@@ -33,7 +33,7 @@ DEFAULT_INTERVAL, INTERVAL_RANGE = 10, (5, 15)
 # ha_tweaks_central: "The default maximum downtime is set for 30 seconds ... 20-120 seconds".
 DEFAULT_MAX_DOWNTIME, MAX_DOWNTIME_RANGE = 30, (20, 120)
 # Timers on the hosts and the moment of a look are never exact: a second of slack on every bound.
-SLACK = 1.0
+SLACK = 2.0
 # Two readings of a service's start time closer than this are the same start.
 SAME_START = 2.0
 

@@ -13,7 +13,7 @@ from hacontrol.ha import actions, display
 from hacontrol.ha.access import admin_required
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.forms import AcceptKeyForm, ForgetMemberForm, MemberForm, ReasonForm, RemoveMemberForm, dns_note
-from hacontrol.ha.models import Cluster, JobKind, Member
+from hacontrol.ha.models import Cluster, Job, JobKind, Member
 from hacontrol.ha.probe import read_backup
 from hacontrol.ha.views.common import actor, attempt, form_page, go, is_partial, posted, to_job
 from hacontrol.remote import RemoteError
@@ -87,12 +87,19 @@ def member_edit(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
     form = MemberForm(posted(request), instance=member, cluster=member.cluster)
     if request.method == "POST" and form.is_valid():
-        result = attempt(request, lambda: actions.edit_member(
-            actor(request), member, reason=form.cleaned_data["reason"], **form.action_values()) or "saved", form)
-        if result == "saved":
+        saved: list[bool] = []
+
+        def edit() -> Job | None:
+            job = actions.edit_member(actor(request), member, reason=form.cleaned_data["reason"],
+                                      **form.action_values())
+            saved.append(True)
+            return job
+
+        job = attempt(request, edit, form)
+        if job:
+            return to_job(request, job)
+        if saved:
             return go(request, member.cluster.get_absolute_url())
-        if result:
-            return to_job(request, result)
     return form_page(request, "ha/member_form.html", {
         "form": form, "cluster": member.cluster, "member": member,
         "cli": f"ha member edit {member.cluster.name} {member.name} [--priority N] [--address ADDR] ...",

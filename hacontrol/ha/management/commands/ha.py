@@ -400,12 +400,12 @@ class Command(BaseCommand):
         values = self.member_values(options)
         if action == "edit":
             member = self.member(cluster, options["name"])
-            job = actions.edit_member(actor(), member, reason=options["reason"], registered=options["registered"],
-                                      **values)
-            if job is None:
+            priority_job = actions.edit_member(actor(), member, reason=options["reason"],
+                                               registered=options["registered"], **values)
+            if priority_job is None:
                 self.stdout.write(f"saved {member.name}")
             else:
-                self.run(job)
+                self.run(priority_job)
             return
         values.setdefault("platform", values["credential"].platform if values.get("credential") else "linux")
         if options["accept_host_key"] and values["platform"] == "linux" and not values.get("host_key"):
