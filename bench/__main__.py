@@ -36,6 +36,13 @@ def bench_database() -> str | None:
     return url
 
 
+def load() -> None:
+    """The machine is shared: say how busy it was as each section began."""
+    one, five, _ = os.getloadavg()
+    print(f"\n(load average before the next section: {one:.2f} over 1 min, {five:.2f} over 5 min, "
+          f"on {os.cpu_count()} cores)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10,50,100", help="numbers of SSH hosts for the fan-out")
@@ -70,15 +77,20 @@ def main() -> None:
         if needs_hosts:
             with Lab(max(sizes) if with_fanout else 3) as lab:
                 if with_fanout:
+                    load()
                     fanout.run(lab, sizes, with_ansible="ansible" not in skip)
                 lab.retire(keep=3)
                 if "transfer" not in skip:
+                    load()
                     transfer.run(lab, args.transfer_mb)
                 if "procedure" not in skip:
+                    load()
                     procedure.run(lab)
                 if "setactive" not in skip:
+                    load()
                     setactive.run(lab, args.runs)
         if "panel" not in skip:
+            load()
             panel.run(args.duration)
     finally:
         if embedded:

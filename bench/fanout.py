@@ -69,18 +69,20 @@ def median_of(function: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def round_trip(lab: Lab) -> float:
-    """One command on an open connection to one host: `systemctl is-active mmcentral`."""
+def round_trips(lab: Lab) -> tuple[float, float, float]:
+    """On an open connection to one host: `systemctl is-active mmcentral` (the simulator's
+    stand-in), `true` (the transport and a shell alone), and one full look (``report()``)."""
     with borrow(lab.settings(lab.hosts[0])) as remote:
         remote.run("true")
-        return median_of(lambda: remote.run("systemctl is-active mmcentral"), 20)
+        return (median_of(lambda: remote.run("systemctl is-active mmcentral"), 20),
+                median_of(lambda: remote.run("true"), 20), median_of(remote.report, 10))
 
 
 def run(lab: Lab, sizes: list[int], *, with_ansible: bool) -> None:
     lab.fresh(lab.hosts)
     for index, host in enumerate(lab.hosts):
         host.set_name(f"c{index}")
-    one_command = round_trip(lab)
+    one_command, bare, look = round_trips(lab)
     cores = os.cpu_count() or 1
     print("\n## Probe fan-out: one full state refresh of N members (service, start time, clock, version, "
           "preferences.cfg and its backups of each, states derived and saved)")
@@ -106,6 +108,8 @@ def run(lab: Lab, sizes: list[int], *, with_ansible: bool) -> None:
               f"{warm / one_command:.1f}x | {floor * 1000:.0f} ms | {warm / floor:.2f}x | {ansible * 1000:.0f} ms | "
               f"{ansible / cold:.1f}x |", flush=True)
     close_all()
-    print("\nstates found (each host's Central runs under its name, not registered in Micetro): "
+    print(f"\none host, open connection: `true` {bare * 1000:.1f} ms, `systemctl is-active mmcentral` "
+          f"{one_command * 1000:.1f} ms, one full look (`report()`: 6 commands in one shell) {look * 1000:.1f} ms")
+    print("states found (every preferences.cfg names its member; no member is registered in Micetro): "
           + "; ".join(f"N={size}: " + ", ".join(f"{count} {state}" for state, count in found.items())
                       for size, found in states.items()))

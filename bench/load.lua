@@ -13,7 +13,8 @@ end
 
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("RESULT %d %d %.3f %.3f %.3f\n", summary.requests,
-    e.connect + e.read + e.write + e.status + e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, summary.duration / 1e6))
+  io.write(string.format("RESULT %d %d %.3f %.3f %.3f connect=%d,read=%d,write=%d,status=%d,timeout=%d\n",
+    summary.requests, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, summary.duration / 1e6,
+    e.connect, e.read, e.write, e.status, e.timeout))
 end

@@ -50,8 +50,8 @@ def queries_per_request(user) -> list[tuple[int, int, int]]:
     for size in (1, 10, 200):
         Cluster.objects.filter(name=f"queries-{size}").delete()
         cluster = Cluster.objects.create(name=f"queries-{size}")
-        Member.objects.bulk_create(Member(cluster=cluster, name=f"c{i}", priority=10 * (i + 1), address="192.0.2.1")
-                                   for i in range(size))
+        Member.objects.bulk_create(Member(cluster=cluster, name=f"c{i}", priority=10 * (i + 1),
+                                          address=f"10.0.{i // 250}.{i % 250 + 1}") for i in range(size))
         counts = []
         for headers, suffix in (({}, ""), ({"HX-Request": "true"}, "?fragment=members")):
             with CaptureQueriesContext(connection) as captured:
@@ -104,8 +104,10 @@ def wrk_load(port: int, cookie: str, pages: list[str], fragments: list[str], dur
     rows = []
     for kind, process in runs:
         line = next(out for out in process.communicate()[0].splitlines() if out.startswith("RESULT"))
-        requests, errors, median, p95, seconds = line.split()[1:]
-        rows.append((kind, int(requests) / float(seconds), float(median), float(p95), int(errors)))
+        requests, errors, median, p95, seconds, kinds = line.split()[1:]
+        described = ", ".join(k for k in kinds.split(",") if not k.endswith("=0"))
+        rows.append((kind, int(requests) / float(seconds), float(median), float(p95),
+                     f"{errors} ({described})" if described else errors))
     return rows
 
 
@@ -137,7 +139,9 @@ def run(duration: float) -> None:
     session.create()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session.session_key}"
     port = free_port()
-    env = {**os.environ, "DEBUG": "0", "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1", "ACCESS_LOG": ""}
+    env = {**os.environ, "DEBUG": "0", "SECURE_COOKIES": "0", "ALLOWED_HOSTS": "127.0.0.1", "ACCESS_LOG": "",
+           # Static files are collected only for deployments; whitenoise's warning says so, per worker.
+           "PYTHONWARNINGS": "ignore:No directory at:UserWarning"}
     gunicorn = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "hacontrol.wsgi", "--config", str(ROOT / "gunicorn.conf.py"),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env)
