@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -51,6 +52,8 @@ def main() -> None:
     parser.add_argument("--transfer-mb", type=int, default=100, help="size of the installer transferred")
     parser.add_argument("--skip", default="", help="comma-separated: " + ",".join(SECTIONS))
     args = parser.parse_args()
+    # A stop request unwinds like Ctrl-C, so every host, server and process the bench started stops.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     skip = set(filter(None, args.skip.split(",")))
     unknown = skip - set(SECTIONS)
     if unknown:

@@ -55,8 +55,9 @@ def ansible_seconds(lab: Lab, size: int) -> float:
     ok = result.stdout.count("CHANGED") + result.stdout.count("SUCCESS")
     if ok != len(hosts):
         print(f"  ansible: only {ok}/{len(hosts)} hosts answered:\n{result.stdout[-800:]}{result.stderr[-800:]}")
-    # The ControlPersist masters ansible left behind: only those under this run's own folder.
-    subprocess.run(["pkill", "-f", str(control)], capture_output=True)
+    # The ControlPersist masters ansible left behind, each asked to exit through its own socket.
+    for socket in control.iterdir():
+        subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={socket}", "bench"], capture_output=True)
     return seconds
 
 
