@@ -80,7 +80,8 @@ def round_trips(lab: Lab) -> tuple[float, float, float]:
 
 
 def run(lab: Lab, sizes: list[int], *, with_ansible: bool) -> None:
-    lab.fresh(lab.hosts)
+    """On the hosts as the lab started them: Central running standalone on each, its
+    preferences.cfg naming it as a member (c0, c1, ...), nobody registered in Micetro."""
     for index, host in enumerate(lab.hosts):
         host.set_name(f"c{index}")
     one_command, bare, look = round_trips(lab)

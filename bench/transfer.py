@@ -88,7 +88,7 @@ def run(lab: Lab, size_mb: int = 100, repeat: int = 3) -> None:
             (("scp", scp), ("sftp", sftp), ("winrm", winrm))}
     print(f"\n## Installer transfer: a {size_mb} MB file (random bytes) over loopback, median of {repeat}; "
           "every run opens its own connection")
-    print("| to | how | time | MB/s | vs scp |")
+    print("| to | how | time | MB/s | time vs scp |")
     print("|---|---|---|---|---|")
     rows = [
         ("Linux host (OpenSSH)", "`scp` (the anchor)", scp, rate["scp"]),
