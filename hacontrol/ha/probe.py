@@ -123,8 +123,10 @@ def epoch(moment: datetime | None) -> float | None:
 
 def facts_of(member: Member, seen: Observation | None) -> central.Facts:
     """The facts Central's rules need about ``member``, from one observation."""
+    skew = seen.report.clock_skew if seen is not None and seen.report is not None else None
     known = central.Facts(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
-                          last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since))
+                          last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since),
+                          clock_skew=skew if skew is not None else member.clock_skew)
     if seen is None:
         return replace(known, observed=False)
     if seen.report is None:
