@@ -102,10 +102,25 @@ def clean(instance, exclude: Iterable[str] = ()) -> None:
 
 # Clusters -------------------------------------------------------------------------------------
 
+def cluster_settings(fields: dict) -> dict:
+    """The cluster settings given, as every door gives them: one left empty (None, or an empty
+    port or choice, as a form sends a field it shows blank) takes the model's default, on create
+    and on edit alike; None for a setting without a default is not given."""
+    settings_given = {}
+    for name, value in fields.items():
+        if name not in CLUSTER_FIELDS:
+            continue
+        model_field = Cluster._meta.get_field(name)
+        if value is None or (value == "" and model_field.has_default()):
+            if not model_field.has_default():
+                continue
+            value = model_field.get_default()
+        settings_given[name] = value
+    return settings_given
+
+
 def create_cluster(actor: str, **fields) -> Cluster:
-    # A setting left out (None, or an empty choice) takes the model's default.
-    cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS and v is not None
-                         and not (v == "" and Cluster._meta.get_field(k).has_default())})
+    cluster = Cluster(**cluster_settings(fields))
     with audited(actor, "cluster create"):
         clean(cluster)
         if Cluster.objects.filter(name=cluster.name).exists():
@@ -122,11 +137,11 @@ def create_cluster(actor: str, **fields) -> Cluster:
 def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -> Cluster:
     """Save a cluster's settings. A TSIG secret left blank keeps the stored one; clearing the zone,
     server and key name turns DNS updates off and forgets the secret too."""
-    changes = {k: v for k, v in changes.items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
+    changes = {k: v for k, v in cluster_settings(changes).items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
     updates_off = all(not changes.get(k, getattr(cluster, k)) for k in ("dns_zone", "dns_server", "dns_key_name"))
     if updates_off and cluster.dns_key_secret:
         changes["dns_key_secret"] = ""
-    changed = [k for k, v in changes.items() if k in CLUSTER_FIELDS and getattr(cluster, k) != v]
+    changed = [k for k, v in changes.items() if getattr(cluster, k) != v]
     with audited(actor, "cluster edit", cluster=cluster, reason=reason):
         for name in changed:
             setattr(cluster, name, changes[name])
