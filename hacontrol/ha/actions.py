@@ -439,9 +439,7 @@ def restore_backup(actor: str, member: Member, *, backup: str, reason: str = "")
     procedures.members.restore_backup); only a backup the last look found there."""
     cluster = member.cluster
     with audited(actor, "member restore", cluster=cluster, member_name=member.name, reason=reason):
-        if not member.is_backup_name(backup):
-            raise Refused("backup-name", f"{backup!r} is not a copy hacontrol keeps beside "
-                                         f"{member.effective_preferences_path}", field="backup")
+        member.check_backup_name(backup)
         if member.backup(backup) is None:
             raise Refused("backup-unknown", f"the last look at {member.name} found no {backup}: check the member "
                                             "again", status=409)
