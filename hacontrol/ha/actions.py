@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from django.conf import settings
@@ -111,6 +111,7 @@ def cluster_settings(fields: dict) -> dict:
         if name not in CLUSTER_FIELDS:
             continue
         model_field = Cluster._meta.get_field(name)
+        assert isinstance(model_field, models.Field)
         if value is None or (value == "" and model_field.has_default()):
             if not model_field.has_default():
                 continue
@@ -155,19 +156,23 @@ def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -
     return cluster
 
 
-def plan_dns(cluster: Cluster) -> Plan:
+def plan_dns(cluster: Cluster, *, actor: str = "", reason: str = "") -> Plan:
     """What Fix DNS would change now: the name's records read from the zone's primary server,
     compared with the members' addresses (a member given by host name is resolved, and the plan
-    says so). Only reads; refused when updates are not set up or the records cannot be read."""
-    if not cluster.dns_updates_on:
-        raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server and "
-                                         "the TSIG key (Edit cluster) so hacontrol may change the name", status=409)
-    members = list(cluster.members.order_by("priority").values_list("name", "address"))
-    try:
-        before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
-        return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
-    except DnsUpdateError as error:
-        raise Refused("dns-unreadable", str(error), status=502) from None
+    says so). Only reads; refused when updates are not set up or the records cannot be read.
+    Read as the first half of a fix (the CLI shows the plan, then asks: ``actor`` given), a
+    refusal is audited as the fix's."""
+    with audited(actor, "dns fix", cluster=cluster, reason=reason) if actor else nullcontext():
+        if not cluster.dns_updates_on:
+            raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server "
+                                             "and the TSIG key (Edit cluster) so hacontrol may change the name",
+                          status=409)
+        members = list(cluster.members.order_by("priority").values_list("name", "address"))
+        try:
+            before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
+            return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
+        except DnsUpdateError as error:
+            raise Refused("dns-unreadable", str(error), status=502) from None
 
 
 def fix_dns(actor: str, cluster: Cluster, *, seen: str = "", confirm_deletions: bool = False,
@@ -240,12 +245,14 @@ def _source_for_copy(cluster: Cluster) -> Member | None:
 
 
 def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bool = False,
-               form: dict | None = None, update_dns: bool | None = None, **fields) -> Job:
+               update_dns: bool | None = None, **fields) -> Job:
     """Record a member and start the job that configures its host (first member: the primary;
     later: a failover). ``registered`` says its name and priority are already in Micetro's HA
     configuration, so the job does not wait for that. ``update_dns`` answers the cluster's
-    'ask' policy: also add its address to the round-robin name."""
+    'ask' policy: also add its address to the round-robin name. What was entered (secrets aside)
+    is kept on the job, so a failed add can be tried again from its page, whichever door asked."""
     values = {k: v for k, v in fields.items() if k in MEMBER_FIELDS and v is not None}
+    entered = {k: v.pk if isinstance(v, Credential) else v for k, v in values.items() if k not in SECRET_FIELDS}
     values.setdefault("priority", cluster.next_priority())
     if values.get("platform") == Platform.WINDOWS:
         values.setdefault("username", "Administrator")
@@ -259,7 +266,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
         first = not cluster.members.exists()
         source = None if first else _source_for_copy(cluster)
         params = {"first": first, "registered": registered, "source": source.pk if source else None,
-                  "form": form or {}, "dns": cluster.updates_member_dns(update_dns)}
+                  "form": entered, "dns": cluster.updates_member_dns(update_dns)}
         try:
             with transaction.atomic():
                 member.save()
