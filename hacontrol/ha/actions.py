@@ -298,7 +298,7 @@ def edit_member(actor: str, member: Member, *, reason: str = "", registered: boo
         if "commands" in updates and (updates["commands"] or {}) != old_commands and not reason.strip():
             raise Refused("reason-required", "command overrides run as root on the host: give the reason for "
                                              "changing them (it is kept in the audit log)", field="reason")
-        old_login = member.credential.name if member.credential else "its own login"
+        old_login = f"credential {member.credential.name}" if member.credential else "its own login"
         changed = [k for k, v in updates.items() if getattr(member, k) != v]
         for name in changed:
             setattr(member, name, updates[name])
