@@ -9,29 +9,17 @@ import json
 import pytest
 
 from hacontrol.ha.jobs import run_here
-from hacontrol.ha.models import AuditEvent, Cluster, Credential, Job, JobKind, JobStatus, Member
+from hacontrol.ha.models import AuditEvent, Cluster, Job, JobKind, JobStatus, Member
 from hacontrol.ha.probe import probe_cluster, secret_digest
 from tests.api.conftest import token_client
 from tests.conftest import finish, linux_member_values
 from tests.ha.test_member_hosts import SEEDED, no_secret_in
-from tests.ha.test_member_views import BACKUP, DB_SECRET, KEY, preferences, seen
+from tests.ha.test_member_views import BACKUP, DB_SECRET, seen_pair
 
 
 @pytest.fixture
 def prod(db) -> Cluster:
-    """central1 (Active) and central2, which has a LogLevel line, another database password and
-    a command override; both seen with one backup on the host."""
-    cluster = Cluster.objects.create(name="prod")
-    credential = Credential.objects.create(name="hosts", kind="ssh-key", private_key=KEY)
-    first = Member.objects.create(cluster=cluster, name="central1", priority=10, address="10.0.0.1", registered=True,
-                                  credential=credential)
-    second = Member.objects.create(cluster=cluster, name="central2", priority=20, address="10.0.0.2", registered=True,
-                                   credential=credential, commands={"status": "systemctl is-active mmcentral.service"})
-    seen(first, preferences("central1"))
-    seen(second, preferences("central2", password="Other-Secret-8", extra='<LogLevel value="debug"/>\n'),
-         password="Other-Secret-8")
-    Cluster.objects.filter(pk=cluster.pk).update(active_member=first)
-    return cluster
+    return seen_pair()
 
 
 def test_the_details_show_the_members_page_as_data_without_a_secret(viewer_api, prod):
