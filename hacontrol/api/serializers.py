@@ -303,7 +303,9 @@ class ClusterInput(serializers.Serializer):
     dns_server = text(help_text="The zone's primary server for RFC 2136 updates: IP[:PORT] or [IPv6]:PORT")
     dns_key_name = text(help_text="The TSIG key the server lets update the name (GSS-TSIG is not supported)")
     dns_key_algorithm = text(help_text="hmac-sha256 (empty: the default), hmac-sha512, ...")
-    dns_key_secret = text(write_only=True, help_text="The TSIG secret (base64); stored encrypted, never shown")
+    # Trimmed, unlike the other texts: a secret read from a file (curl's name@file) ends in a newline.
+    dns_key_secret = serializers.CharField(required=False, allow_blank=True, write_only=True,
+                                           help_text="The TSIG secret (base64); stored encrypted, never shown")
     dns_member_policy = text(help_text="ask (default), always or never: whether adding or removing a member updates "
                                        "the name too")
     notes = text()

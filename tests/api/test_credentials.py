@@ -4,6 +4,7 @@ members using it, and members pick one (or their own login again)."""
 from __future__ import annotations
 
 import subprocess
+from urllib.parse import urlencode
 
 import pytest
 
@@ -29,8 +30,9 @@ def secret_lines(key: str) -> list[str]:
 
 
 def test_a_credential_is_saved_and_shown_without_its_secrets(admin_api, private_key):
-    response = admin_api.post("/api/credentials/", {"name": "hosts", "kind": "ssh-key", "username": "root",
-                                                    "private_key": private_key, "use_sudo": True}, format="json")
+    response = admin_api.post("/api/credentials/", urlencode({"name": "hosts", "kind": "ssh-key", "username": "root",
+                                                              "private_key": private_key, "use_sudo": "true"}),
+                              content_type="application/x-www-form-urlencoded")  # as README's curl sends it
     assert response.status_code == 201, response.content
     shown = response.json()
     assert response["Location"] == shown["url"]

@@ -4,6 +4,8 @@ digest, and the refusals when the plan changed, deletes records or has nothing t
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 
 from hacontrol.ha.jobs import run_here
@@ -20,16 +22,15 @@ def api(admin):
     return token_client(admin)
 
 
-def settings_of(bind) -> dict:
-    return {"dns_zone": "example.com", "dns_server": bind.server, "dns_key_name": KEY_NAME,
-            "dns_key_secret": bind.secret, "dns_resolver": bind.server}
-
-
 @pytest.fixture
 def trio(api, cluster, bind) -> Cluster:
     """'prod' with three members (records only: Fix DNS never touches the hosts), allowed to update
     its name on the test BIND, set through the API."""
-    response = api.patch(f"/api/clusters/{cluster.pk}/", settings_of(bind), format="json")
+    # Form-encoded, the secret read from a file (its newline too), as README's curl sends them.
+    values = {"dns_zone": "example.com", "dns_server": bind.server, "dns_key_name": KEY_NAME,
+              "dns_key_secret": bind.secret + "\n", "dns_resolver": bind.server}
+    response = api.patch(f"/api/clusters/{cluster.pk}/", urlencode(values),
+                         content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200, response.content
     for number in (1, 2, 3):
         Member.objects.create(cluster=cluster, name=f"central{number}", priority=10 * number,
@@ -88,8 +89,8 @@ def test_a_plan_gone_stale_is_refused_and_deletions_need_their_own_confirmation(
     unconfirmed = api.post(f"/api/clusters/{trio.pk}/dns/fix/", {"seen": plan["digest"]}, format="json")
     assert unconfirmed.status_code == 400
     assert (unconfirmed.json()["check"], unconfirmed.json()["field"]) == ("confirm-deletions", "confirm_deletions")
-    confirmed = api.post(f"/api/clusters/{trio.pk}/dns/fix/", {"seen": plan["digest"], "confirm_deletions": True},
-                         format="json")
+    confirmed = api.post(f"/api/clusters/{trio.pk}/dns/fix/", f"seen={plan['digest']}&confirm_deletions=true",
+                         content_type="application/x-www-form-urlencoded")  # as README's curl sends it
     assert confirmed.status_code == 202
     assert run_here(Job.objects.get(pk=confirmed.json()["id"])) == JobStatus.SUCCEEDED
     assert bind.addresses(NAME) == {loopback(10), loopback(11), loopback(12)}
