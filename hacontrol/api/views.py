@@ -233,22 +233,18 @@ class CredentialViewSet(ReadViewSet):
         return (Credential.objects.with_use_counts().with_secrets_stored().order_by("name")
                 .prefetch_related(Prefetch("members", users.order_by("cluster__name", "priority"))))
 
-    def show(self, credential: Credential) -> dict:
-        return self.get_serializer(self.shown().get(pk=credential.pk)).data
-
     @extend_schema(summary="Save a credential for members to use (secrets write-only)", request=s.CredentialInput,
                    responses={201: s.CredentialSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
         credential = actions.create_credential(self.actor(), **self.arguments(s.CredentialInput))
-        data = self.show(credential)
-        return Response(data, status=status.HTTP_201_CREATED, headers={"Location": data["url"]})
+        return self.created(self.shown().get(pk=credential.pk), s.CredentialSerializer)
 
     @extend_schema(summary="Edit a credential: every member using it uses the new one from its next connection on "
                            "(secrets left out stay)", request=s.CredentialEditInput,
                    responses={200: s.CredentialSerializer, **REFUSALS})
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         credential = actions.edit_credential(self.actor(), self.get_object(), **self.arguments(s.CredentialEditInput))
-        return Response(self.show(credential))
+        return Response(self.get_serializer(self.shown().get(pk=credential.pk)).data)
 
     @extend_schema(summary="Delete an unused credential (refused naming the members that use it)",
                    responses={204: None, **REFUSALS},
