@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "hacontrol.ha.models.choices.JobStatus",
         "StepStatusEnum": "hacontrol.ha.models.choices.StepStatus",
         "UpgradeStatusEnum": "hacontrol.ha.models.choices.UpgradeStatus",
+        "JobKindEnum": "hacontrol.ha.models.choices.JobKind",
+        "CredentialKindEnum": "hacontrol.ha.models.choices.CredentialKind",
     },
 }
 # Addresses that may read /metrics without a token (a token works from anywhere).

@@ -21,7 +21,6 @@ from django.db import transaction
 from django.utils import timezone as django_timezone
 from django.utils.crypto import salted_hmac
 
-from hacontrol.ha.errors import Refused
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.ha.notify import announce
 from hacontrol.lib import central
@@ -265,8 +264,7 @@ def read_backup(member: Member, name: str) -> str:
     """A backup hacontrol kept on the member's host, read now, with every secret masked. It uses
     a connection of its own, closed at once (a web process keeps none open), and a short time
     limit; a failure is the remote layer's error."""
-    if not member.is_backup_name(name):
-        raise Refused("backup-name", f"{name!r} is not a copy hacontrol keeps beside {member.effective_preferences_path}")
+    member.check_backup_name(name)
     host = replace(member.connection_settings(), timeout=min(settings.HACONTROL_COMMAND_TIMEOUT, READ_TIMEOUT))
     connection = open_connection(host)
     try:

@@ -71,7 +71,7 @@ def member_add(request, cluster_id: int):
     if request.method == "POST" and form.is_valid():
         job = attempt(request, lambda: actions.add_member(
             actor(request), cluster, reason=form.cleaned_data["reason"], registered=form.cleaned_data["registered"],
-            update_dns=form.cleaned_data.get("update_dns"), form=form.entered(), **form.action_values()), form)
+            update_dns=form.cleaned_data.get("update_dns"), **form.action_values()), form)
         if job:
             return to_job(request, job)
     return form_page(request, "ha/member_form.html", {
