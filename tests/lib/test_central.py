@@ -2,8 +2,8 @@
 
 from hacontrol.lib.central import (
     ACTIVE,
-    SLACK,
     OFFLINE,
+    SLACK,
     STANDBY,
     TAKING_OVER,
     UNKNOWN,
