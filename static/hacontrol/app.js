@@ -1,11 +1,13 @@
-// Opens forms that htmx loads into the <dialog>, and closes it on Cancel or Escape.
+// Opens forms that htmx loads into the <dialog> (the focus on its first field), and closes it on
+// Cancel or Escape. A form sent back refused keeps the dialog open, the focus on the first field
+// in error, so a keyboard user lands where the refusal is.
+const FIELDS = "input:not([type=hidden]):not([disabled]), select:not([disabled]), textarea:not([disabled])";
 document.addEventListener("htmx:afterSwap", (event) => {
   const modal = document.getElementById("modal");
-  if (event.detail.target === modal && !modal.open) {
-    modal.showModal();
-    const first = modal.querySelector("input:not([type=hidden]):not([disabled]), select, textarea");
-    if (first) first.focus();
-  }
+  if (event.detail.target !== modal) return;
+  if (!modal.open) modal.showModal();
+  const target = modal.querySelector(`.field.invalid :is(${FIELDS})`) || modal.querySelector(FIELDS);
+  if (target) target.focus();
 });
 document.addEventListener("click", (event) => {
   const close = event.target.closest("#modal [data-close]");
@@ -23,3 +25,22 @@ setInterval(() => {
     element.textContent = left > 0 ? `${element.dataset.label} (in ${left} s)` : element.dataset.label;
   }
 }, 1000);
+
+// Announces, in the page's one live region, what a refreshed fragment says (its data-announce),
+// only when that changed: screen readers do not announce a live region that is itself replaced,
+// and a table read out every five seconds would drown everything else.
+const announced = new Map();
+function announceChanges(quiet) {
+  const announcer = document.getElementById("announcer");
+  const changed = [];
+  for (const source of document.querySelectorAll("[data-announce][id]")) {
+    const text = source.dataset.announce.replace(/\s+/g, " ").trim();
+    if (announced.get(source.id) !== text) {
+      announced.set(source.id, text);
+      changed.push(text);
+    }
+  }
+  if (announcer && changed.length && !quiet) announcer.textContent = changed.join(". ");
+}
+document.addEventListener("DOMContentLoaded", () => announceChanges(true));
+document.addEventListener("htmx:afterSettle", () => announceChanges(false));
