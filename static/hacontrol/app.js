@@ -17,14 +17,18 @@ document.addEventListener("click", (event) => {
   }
 });
 
-// Counts down to a <time data-countdown> (a failover's deadline), once a second, between polls.
-setInterval(() => {
+// Counts down to a <time data-countdown> (a failover's deadline) once a second, and at once when a
+// refreshed fragment brings a new one (else it would show no count until the next tick).
+function countDown() {
   for (const element of document.querySelectorAll("time[data-countdown]")) {
     const left = Math.round((Date.parse(element.getAttribute("datetime")) - Date.now()) / 1000);
     if (!element.dataset.label) element.dataset.label = element.textContent;
     element.textContent = left > 0 ? `${element.dataset.label} (in ${left} s)` : element.dataset.label;
   }
-}, 1000);
+}
+setInterval(countDown, 1000);
+document.addEventListener("DOMContentLoaded", countDown);
+document.addEventListener("htmx:afterSwap", countDown);
 
 // Announces, in the page's one live region, what a refreshed fragment says (its data-announce),
 // only when that changed: screen readers do not announce a live region that is itself replaced,
