@@ -48,3 +48,30 @@ function announceChanges(quiet) {
 }
 document.addEventListener("DOMContentLoaded", () => announceChanges(true));
 document.addEventListener("htmx:afterSettle", () => announceChanges(false));
+
+// A plain form with data-confirm asks first (a destructive action that has no dialog of its own);
+// once sent, a plain form says it is working (data-busy) and cannot be sent twice. htmx forms
+// have hx-disabled-elt instead.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.hasAttribute("hx-post")) return;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
+  form.setAttribute("aria-busy", "true");
+  setTimeout(() => {
+    for (const button of form.querySelectorAll("button[type=submit]")) {
+      button.disabled = true;
+      if (form.dataset.busy) button.textContent = form.dataset.busy;
+    }
+  }, 0);
+});
+// Back to a page from the browser's cache: its forms can be sent again.
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;
+  for (const form of document.querySelectorAll("form[aria-busy]")) {
+    form.removeAttribute("aria-busy");
+    for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
+  }
+});

@@ -38,9 +38,17 @@ def test_a_running_set_active_cancelled_from_its_page_with_a_reason_is_undone_an
     page.wait_for_timeout(1500)  # at least one refresh
     expect(reason).to_have_value("wrong member chosen, keep central1")
     expect(reason).to_be_focused()
+    asked = []
+
+    def answer(dialog) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", answer)
     page.get_by_role("button", name="Cancel the job").click()
 
     job = expect_job_to_end(page, "Cancelled", timeout=60)
+    assert asked == [f"Cancel job #{job.pk} (Set Active central2)? What it did is undone."]
     expect(page.locator("#job .banner.error")).to_contain_text("cancelled by alice: wrong member chosen, keep central1")
     expect(page.locator("#job .banner.error")).to_contain_text("Every step that ran was undone")
     stop_step = job.steps.get(name="Stop Central on central1")
