@@ -108,7 +108,8 @@ def test_set_active_in_the_panel_waits_for_central_s_failover_and_makes_the_last
             expect(waiting).to_contain_text("In progress; not failed.")
         assert time.monotonic() < deadline, "the switchover never ended"
         time.sleep(0.5)
-    assert text == "Succeeded", (seen, [(s.name, s.status, s.error) for s in job.steps.all()])
+    job.refresh_from_db()
+    assert text == "Succeeded", (seen, job.error, [(s.name, s.status, s.error, s.output) for s in job.steps.all()])
     assert not any("ail" in s for s in seen), seen
     assert counted, "the job page counted down to Central's decision"
     expect(page.locator(".step.succeeded")).to_have_count(job.steps.count())
