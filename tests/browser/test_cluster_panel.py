@@ -70,6 +70,7 @@ def test_a_cluster_is_built_in_the_panel_with_the_keyboard_and_a_freshly_install
     watcher = page.context.new_page()
     watcher.goto(cluster.get_absolute_url())
     watch = TruthWatch(watcher, micetro)
+    page.bring_to_front()  # the watcher is only read; clicks go to the page in front
 
     # 2. The first member: its job waits for the registration in Micetro, as the page says.
     page.get_by_role("link", name="Add", exact=True).click()
