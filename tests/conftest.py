@@ -27,10 +27,23 @@ SSH_HOST_COUNT = 4
 JOB_LEASE = 3
 ROOT = Path(__file__).resolve().parent.parent
 # The loopback network the test hosts live on: two suites on one machine (worktrees) each take their own.
-# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...
+# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...; with
+# HACONTROL_TEST_NET=127.0.9. they stay inside that suite's own: gw0 127.0.9.x, gw1 127.1.9.x, gw2 127.2.9.x...
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-TEST_NET = os.environ.get("HACONTROL_TEST_NET") or (
-    f"127.0.{20 + int(_WORKER.removeprefix('gw'))}." if _WORKER.startswith("gw") else "127.0.0.")
+_WORKER_NUMBER = int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
+
+
+def _test_net() -> str:
+    chosen = os.environ.get("HACONTROL_TEST_NET")
+    if not chosen:
+        return f"127.0.{20 + _WORKER_NUMBER}." if _WORKER else "127.0.0."
+    if not _WORKER_NUMBER:
+        return chosen
+    first, second, third, *_ = chosen.split(".")
+    return f"{first}.{int(second) + _WORKER_NUMBER}.{third}."
+
+
+TEST_NET = _test_net()
 # Tests on fixed addresses of their own (the simulators' self-tests) or that restart the shared
 # PostgreSQL (the fault campaign) never run beside another of their kind.
 SERIAL_GROUPS = {"tests/sim/": "central-simulator", "tests/windows_sim/": "windows-emulator"}

@@ -10,6 +10,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from hacontrol.ha import actions
+from hacontrol.ha.jobs import enqueue
 from hacontrol.ha.models import JobStatus, Member, Upgrade, UpgradeStatus
 from tests.browser.console import TruthWatch, expect_accessible, expect_job_to_end, expect_job_to_wait_for_micetro
 from tests.conftest import WINDOWS_PASSWORD, add_member, sign_in
@@ -145,13 +147,15 @@ def test_a_windows_member_added_in_the_panel_shows_its_service_and_is_upgraded_t
 
     upload(page, cluster, windows_installer(tmp_path, "11.1.0"))
     expect(page.locator("#wizard")).to_contain_text("micetro-central-11.1.0.windows.x64.exe")
-    walk(page, WINDOWS_STAGES, live={}, output={
+    walk(page, WINDOWS_STAGES[:-1], live={}, output={
         "Pre-flight checks": "win1 11.0.3",
         "Stop every secondary": "the cluster has a single member",
         "Upgrade the primary win1": "(SHA-256 checked on the host)",
-        "Final check": "win1: Active",
     })
-    expect(page.locator("#upgrade-status")).to_have_text("Succeeded")
+    # The last stage is run elsewhere (as `ha upgrade prod --resume` would): the open page follows.
+    enqueue(actions.run_upgrade_stage("bob", Upgrade.objects.get()))
+    expect(page.locator("#upgrade-status")).to_have_text("Succeeded", timeout=30000)
+    expect(page.locator(".stage", has_text="Final check").locator(".stage-output")).to_contain_text("win1: Active")
     assert windows_host.version == "11.1.0" and "install-11.1.0" in windows_host.events()
     assert micetro.truth() == {"win1": "active"}
     page.goto(cluster.get_absolute_url())
