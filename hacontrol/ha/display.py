@@ -136,6 +136,7 @@ def job_page(job: Job) -> dict:
         "description": REGISTRY[JobKind(job.kind)].description,
         "waiting": next((step for step in steps if step.status == "waiting"), None),
         "deadline": next((step.deadline for step in steps if step.deadline and step.status == "running"), None),
+        "current_step": next((step for step in steps if step.status == "running"), None),
         "can_retry": job.status == "failed" and job.kind == JobKind.ADD and bool(job.params.get("form")),
     }
 

@@ -36,6 +36,8 @@ DATABASE_KEYS = ("DatabaseServer", "DatabaseUsername")
 SKEW_RESOLUTION = 0.5
 # Seconds a page may wait for a backup read on demand.
 READ_TIMEOUT = 15
+# Looks probe_cluster takes when others keep saving first.
+RELOOKS = 5
 
 
 @dataclass
@@ -144,14 +146,32 @@ def facts_of(member: Member, seen: Observation | None) -> central.Facts:
 
 
 def probe_cluster(cluster: Cluster, *, quiet: set[int] | None = None) -> list[Member]:
-    """Observe and update every member of ``cluster`` now."""
-    return probe_clusters([cluster], quiet=quiet)[cluster.pk]
+    """Observe and update every member of ``cluster`` now, and return the members as this look
+    found them. A look that another one beat to saving is older news and dropped (``record``):
+    its members would still carry the states loaded before it began, so it is taken again. A job
+    deciding on the result (is it Standby yet?) thus never decides on states from before it asked:
+    the monitor's look at a stopped Central, saved just after the job started it, once failed a
+    Set Active whose members were all running again."""
+    for _ in range(RELOOKS):
+        recorded: set[int] = set()
+        members = _probe_clusters([cluster], quiet, recorded)[cluster.pk]
+        if cluster.pk in recorded:
+            return members
+    # Every look of ours was beaten: the states saved meanwhile come from looks that began after
+    # our first one did, which is all a caller needs.
+    cluster.refresh_from_db()
+    return list(Member.objects.filter(cluster=cluster).select_related("cluster"))
 
 
 def probe_clusters(clusters: list[Cluster], *, quiet: set[int] | None = None) -> dict[int, list[Member]]:
     """Observe the members of all ``clusters`` at once (so a hung host in one cluster never
     delays another), then update each cluster whose states nobody saved meanwhile. ``quiet``
     members are being worked on by a job: no alarm is raised about them."""
+    return _probe_clusters(clusters, quiet, set())
+
+
+def _probe_clusters(clusters: list[Cluster], quiet: set[int] | None, recorded: set[int]) -> dict[int, list[Member]]:
+    """probe_clusters, adding to ``recorded`` the clusters whose states this look saved."""
     versions = dict(Cluster.objects.filter(pk__in=[c.pk for c in clusters]).values_list("pk", "state_version"))
     members = list(Member.objects.filter(cluster__in=clusters).select_related("cluster"))
     seen = observe_all(members)
@@ -160,7 +180,8 @@ def probe_clusters(clusters: list[Cluster], *, quiet: set[int] | None = None) ->
         by_cluster[member.cluster_id].append(member)
     for cluster in clusters:
         try:
-            record(cluster, by_cluster[cluster.pk], seen, version=versions.get(cluster.pk, 0), quiet=quiet)
+            if record(cluster, by_cluster[cluster.pk], seen, version=versions.get(cluster.pk, 0), quiet=quiet):
+                recorded.add(cluster.pk)
         except Exception:  # noqa: BLE001 - one cluster's failure must not stop the others
             logger.exception("saving the states of %s failed", cluster.name)
     return by_cluster

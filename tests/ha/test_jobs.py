@@ -203,6 +203,29 @@ def test_a_look_older_than_the_states_a_job_saved_is_dropped(cluster, pair):
     assert record(cluster, members, {}, version=version) is False
 
 
+def test_a_look_beaten_to_saving_is_taken_again_so_a_job_never_decides_on_older_states(cluster, pair, monkeypatch):
+    from django.db.models import F
+
+    from hacontrol.ha import probe
+
+    probe_cluster(cluster)
+    looks = []
+
+    def observe_while_an_older_look_saves(members):
+        seen = real(members)
+        if not looks:  # the monitor's look, begun before Central was started again, saves now
+            Cluster.objects.filter(pk=cluster.pk).update(state_version=F("state_version") + 1)
+        looks.append(seen)
+        return seen
+
+    real = probe.observe_all
+    monkeypatch.setattr(probe, "observe_all", observe_while_an_older_look_saves)
+    # What the job's look loads: the older look's states, from before the start.
+    Member.objects.filter(name="central2").update(state="offline", state_reason="service stopped")
+    states = {m.name: m.state for m in probe_cluster(cluster)}
+    assert states == {"central1": "active", "central2": "standby"} and len(looks) == 2
+
+
 class SlowHook(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         time.sleep(30)

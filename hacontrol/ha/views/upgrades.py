@@ -43,7 +43,7 @@ def upgrade_detail(request, upgrade_id: int):
     context = {"upgrade": upgrade, "cluster": upgrade.cluster, **display.describe_upgrade(upgrade)}
     if is_partial(request):
         response = render(request, "ha/upgrade_detail.html#wizard", context)
-        if not context["live_job"]:
+        if not context["live_job"] and not upgrade.is_open:
             response.status_code = STOP_POLLING
         return response
     return render(request, "ha/upgrade_detail.html", context)

@@ -190,6 +190,7 @@ class Command(BaseCommand):
         upgrade.add_argument("--force", action="store_true", help="override failed pre-flight checks (audited)")
         upgrade.add_argument("--resume", action="store_true", help="continue (retry) the open upgrade")
         upgrade.add_argument("--abort", action="store_true", help="abort the open upgrade")
+        upgrade.add_argument("--reason", default="", help="why (kept in the audit log): an abort's, or --force's")
         token = sub.add_parser("token", help="API tokens: create (shown once), list, revoke")
         token_sub = token.add_subparsers(dest="action", required=True)
         token_create = token_sub.add_parser("create")
@@ -728,14 +729,14 @@ class Command(BaseCommand):
     # upgrades -------------------------------------------------------------------------------
 
     def do_upgrade(self, cluster: str, installer: str | None, installer_on_hosts: str | None, target_version: str,
-                   yes: bool, force: bool, resume: bool, abort: bool, **options):
+                   yes: bool, force: bool, resume: bool, abort: bool, reason: str = "", **options):
         found = self.cluster(cluster)
         current = found.open_upgrade()
         if abort or resume:
             if current is None:
                 raise CommandError(f"{found.name} has no open upgrade")
             if abort:
-                self.run(actions.abort_upgrade(actor(), current))
+                self.run(actions.abort_upgrade(actor(), current, reason=reason))
                 self.stdout.write(f"upgrade #{current.pk} aborted; the cluster runs again on the old version")
                 return
         else:
@@ -754,7 +755,7 @@ class Command(BaseCommand):
             self.stdout.write(f"upgrade #{current.pk} of {found.name} to {current.target_version}")
         while current.is_open:
             if current.status == "failed" and current.stage == 0 and force:
-                actions.override_preflight(actor(), current, reason="overridden with --force on the command line")
+                actions.override_preflight(actor(), current, reason=reason or "overridden with --force on the command line")
             elif current.status == "failed" and not resume:
                 raise CommandError(f"upgrade #{current.pk} stopped: {current.error}\n"
                                    "fix the cause, then --resume (retries the step) or --abort")
