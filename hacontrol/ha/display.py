@@ -63,9 +63,8 @@ def failover_view(cluster: Cluster) -> dict | None:
     return {**failover, "latest_at": datetime.fromtimestamp(failover["latest"], timezone.utc)}
 
 
-def panel(cluster: Cluster, *, fragment: bool = False) -> dict:
-    """Everything the Manage High Availability panel shows; the live ``fragment`` (the members
-    table) needs neither the recent jobs nor the change list."""
+def panel(cluster: Cluster) -> dict:
+    """Everything the Manage High Availability panel shows, all of it refreshed live."""
     members = list(cluster.members.for_display())
     running = cluster.running_job()
     busy = set(running.affected) if running else set()
@@ -81,10 +80,9 @@ def panel(cluster: Cluster, *, fragment: bool = False) -> dict:
         "skewed": [m for m in members if m.clock_skew_warning],
         "failover": failover_view(cluster),
         "insecure": [m for m in members if m.insecure_transport],
+        "recent_jobs": list(cluster.jobs.all()[:5]),
+        "recent_changes": list(StateChange.objects.filter(member__cluster=cluster).select_related("member")[:10]),
     }
-    if not fragment:
-        context["recent_jobs"] = list(cluster.jobs.all()[:5])
-        context["recent_changes"] = list(StateChange.objects.filter(member__cluster=cluster).select_related("member")[:10])
     return context
 
 

@@ -90,9 +90,18 @@ class MemberForm(ActionForm):
             "host_key": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         }
 
+    # Shown only while the platform they belong to is chosen (app.js); hidden ones are still sent.
+    PLATFORM_ONLY = {
+        "linux": ["private_key", "key_passphrase", "host_key", "use_sudo"],
+        "windows": ["winrm_https", "winrm_auth", "winrm_ca_file", "winrm_allow_http_basic"],
+    }
+
     def __init__(self, *args, cluster: Cluster, **kwargs):
         super().__init__(*args, **kwargs)
         self.cluster = cluster
+        for platform, names in self.PLATFORM_ONLY.items():
+            for name in names:
+                self.fields[name].platform_only = platform  # type: ignore[attr-defined]
         editing = self.instance.pk is not None
         if editing:
             # Renaming means reconfiguring the host: remove the member and add it again.

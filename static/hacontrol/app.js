@@ -75,3 +75,18 @@ window.addEventListener("pageshow", (event) => {
     for (const button of form.querySelectorAll("button[type=submit]")) button.disabled = false;
   }
 });
+
+// A member form shows the SSH fields for Linux and the WinRM ones for Windows only; the hidden
+// ones keep their values (a platform picked by mistake and changed back loses nothing).
+function showPlatformFields(root) {
+  for (const select of root.querySelectorAll("select[name=platform]")) {
+    for (const field of select.form.querySelectorAll("[data-platform-only]")) {
+      field.hidden = field.dataset.platformOnly !== select.value;
+    }
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[name=platform]")) showPlatformFields(event.target.form);
+});
+document.addEventListener("DOMContentLoaded", () => showPlatformFields(document));
+document.addEventListener("htmx:afterSwap", (event) => showPlatformFields(event.detail.target));

@@ -144,3 +144,19 @@ def test_every_page_and_dialog_is_labelled_named_keyboard_usable_and_says_its_co
         expect(page.locator(".cli").first).to_contain_text("python manage.py ha ")
     page.goto("/credentials/")
     open_dialog(page, page.get_by_role("link", name="Add credential"), "Add a credential")
+
+
+def test_the_member_form_shows_the_fields_of_the_platform_chosen_and_keeps_the_others(page, console):
+    sign_in(page, "alice", "alice-pass-1")
+    page.goto(console["prod"].get_absolute_url())
+    page.locator("#members").get_by_role("link", name="Add", exact=True).click()
+    dialog = page.locator("#modal")
+    expect(dialog.get_by_label("Pinned SSH host key")).to_be_visible()
+    expect(dialog.get_by_label("WinRM authentication")).to_be_hidden()
+    dialog.get_by_label("Pinned SSH host key").fill(KEY)
+    dialog.get_by_label("Platform").select_option("windows")
+    expect(dialog.get_by_label("WinRM authentication")).to_be_visible()
+    expect(dialog.get_by_label("Pinned SSH host key")).to_be_hidden()
+    dialog.get_by_label("Platform").select_option("linux")
+    expect(dialog.get_by_label("Pinned SSH host key")).to_have_value(KEY)
+    expect_accessible(page)

@@ -185,6 +185,15 @@ def test_the_job_fragment_stops_polling_when_the_job_ends(admin_client, cluster)
     assert response.status_code == 286
 
 
+def test_the_recent_jobs_refresh_without_a_reload(admin_client, cluster):
+    page = admin_client.get(cluster.get_absolute_url()).content.decode()
+    assert "No job has run on this cluster yet." in page and 'fragment=history' in page
+    job = Job.objects.create(kind="tune", cluster=cluster, status="running", started_by="bob")
+    fragment = admin_client.get(cluster.get_absolute_url() + "?fragment=history",
+                                headers={"HX-Request": "true"}).content.decode()
+    assert f"#{job.pk} {job.title}" in fragment and "<h1>" not in fragment
+
+
 @pytest.mark.parametrize("count", [1, 100])
 def test_the_panel_runs_a_constant_number_of_queries(admin_client, cluster, count, django_assert_max_num_queries):
     Member.objects.bulk_create(

@@ -86,10 +86,11 @@ def cluster_delete(request, cluster_id: int):
 
 def cluster_detail(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
-    fragment = is_partial(request) and request.GET.get("fragment") == "members"
-    context = {**display.panel(cluster, fragment=fragment), "cluster": cluster, "cluster_url": cluster.get_absolute_url()}
+    fragment = request.GET.get("fragment") if is_partial(request) else None
+    context = {**display.panel(cluster), "cluster": cluster, "cluster_url": cluster.get_absolute_url()}
     attach_action_urls(cluster, context["members"])
-    return render(request, "ha/cluster_detail.html" + ("#members" if fragment else ""), context)
+    part = f"#{fragment}" if fragment in ("members", "history") else ""
+    return render(request, "ha/cluster_detail.html" + part, context)
 
 
 @admin_required
