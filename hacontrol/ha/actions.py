@@ -53,7 +53,7 @@ CLUSTER_SECRET_FIELDS = ("dns_key_secret",)
 MEMBER_FIELDS = (
     "name", "priority", "address", "platform", "port", "credential", "username", "password", "private_key",
     "key_passphrase", "host_key", "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_ca_file",
-    "winrm_allow_http_basic", "commands",
+    "winrm_certificate", "winrm_allow_http_basic", "commands",
 )
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 CREDENTIAL_FIELDS = ("name", "kind", "username", "password", "private_key", "key_passphrase", "use_sudo", "description")
@@ -397,25 +397,24 @@ def tune(actor: str, cluster: Cluster, *, interval: int | None, max_downtime: in
 
 
 def accept_host_key(actor: str, member: Member, *, seen_fingerprint: str, reason: str = "") -> tuple[str, str]:
-    """Pin the key the host presented, only if it is the one the administrator saw (its
-    fingerprint); returns the (old, new) fingerprints, both kept in the audit."""
+    """Pin the identity the host presented (an SSH host key, or a WinRM TLS certificate), only if
+    it is the one the administrator saw (its fingerprint); returns the (old, new) fingerprints, both
+    kept in the audit."""
     with audited(actor, "host key accepted", cluster=member.cluster, member_name=member.name, reason=reason):
-        member.refresh_from_db(fields=["host_key", "presented_host_key"])
+        member.refresh_from_db(fields=["host_key", "presented_host_key", "winrm_certificate"])
+        what = member.identity_kind
         if not member.presented_host_key:
-            raise Refused("no-presented-key", f"{member.address} has not presented a new host key", status=409)
-        try:
-            presented = fingerprint(member.presented_host_key)
-        except HostKeyFormatError:
-            presented = member.presented_host_key  # a WinRM certificate fingerprint is kept as such
+            raise Refused("no-presented-key", f"{member.address} has not presented a new {what}", status=409)
+        presented = member.presented_key_fingerprint
         if seen_fingerprint.strip() != presented:
             raise Refused("host-key-changed-again", f"{member.address} now presents {presented}, not the "
                                                     f"{seen_fingerprint.strip() or 'nothing'} you accepted: "
                                                     "compare the new one before accepting it", status=409)
         old = member.host_key_fingerprint
-        member.host_key, member.presented_host_key = member.presented_host_key, ""
-        member.save(update_fields=["host_key", "presented_host_key"])
+        pinned = member.pin_presented()
+        member.save(update_fields=[pinned, "presented_host_key"])
     AuditEvent.record(actor, "host key accepted", cluster=member.cluster, member_name=member.name,
-                      detail=f"old {old or 'none'}, new {presented}", reason=reason)
+                      detail=f"{what}: old {old or 'none'}, new {presented}", reason=reason)
     return old, presented
 
 

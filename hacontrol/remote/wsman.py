@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 import requests
+from requests.adapters import HTTPAdapter
 from winrm.exceptions import (
     InvalidCredentialsError,
     WinRMError,
@@ -59,6 +60,41 @@ from hacontrol.remote.commands import parse_version
 STDIN_CHUNK = 240 * 1024
 TRANSPORTS: dict[str, Literal["basic", "ntlm", "kerberos"]] = {"basic": "basic", "ntlm": "ntlm", "kerberos": "kerberos"}
 CLIXML = "#< CLIXML"
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """How a TLS certificate is pinned and shown: ``SHA256:`` and the upper-case hex SHA-256 of
+    its DER bytes (what ``certutil -hashfile`` and ``openssl x509 -fingerprint -sha256`` print)."""
+    return "SHA256:" + hashlib.sha256(der).hexdigest().upper()
+
+
+class PinnedCertificateAdapter(HTTPAdapter):
+    """Checks every TLS connection of a WinRM session against the pinned certificate: a first
+    look alone would let an interceptor present the right certificate once and its own later."""
+
+    def __init__(self, pinned: str):
+        self.pinned_hex = pinned.removeprefix("SHA256:").lower()
+        super().__init__()
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["assert_fingerprint"] = self.pinned_hex
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+
+def _pin_sessions(protocol: Protocol, pinned: str) -> None:
+    """Give every HTTP session pywinrm opens for ``protocol`` the pinned-certificate check (it
+    closes its session with each shell and builds a new one for the next)."""
+    transport = protocol.transport
+    build = transport.build_session
+
+    def build_pinned() -> requests.Session:
+        fresh = transport.session is None
+        session = build()
+        if fresh:
+            session.mount("https://", PinnedCertificateAdapter(pinned))
+        return session
+
+    transport.build_session = build_pinned  # type: ignore[method-assign]
 
 
 def ps_quote(text: str) -> str:
@@ -165,7 +201,7 @@ class WinRMRemote(Remote):
             raise ConnectionRefused(f"{self.host.where} refused the connection (is WinRM listening?)") from None
         except (OSError, ssl.SSLError) as error:
             raise Unreachable(f"{self.host.where} is unreachable: {error}") from None
-        presented = "SHA256:" + hashlib.sha256(der).hexdigest().upper()
+        presented = certificate_fingerprint(der)
         pinned = self.host.winrm_certificate
         if not pinned:
             if self.host.winrm_ca_file:
@@ -192,6 +228,8 @@ class WinRMRemote(Remote):
                 read_timeout_sec=max(1, int(host.connect_timeout)) + 5,
                 message_encryption="auto" if host.winrm_https or host.winrm_auth != "basic" else "never",
             )
+            if host.winrm_https and host.winrm_certificate:
+                _pin_sessions(protocol, host.winrm_certificate)
             self._local.protocol = protocol
         return protocol
 
@@ -204,6 +242,12 @@ class WinRMRemote(Remote):
         except InvalidCredentialsError as error:
             raise AuthenticationFailed(f"authentication failed for {self.host.username}@{where}: {error}") from None
         except requests.exceptions.SSLError as error:
+            mismatch = re.search(r'Fingerprints did not match\. Expected "[0-9a-f:]+", got "([0-9a-f:]+)"', str(error))
+            if mismatch:
+                presented = "SHA256:" + mismatch.group(1).replace(":", "").upper()
+                raise HostKeyChanged(f"TLS certificate changed for {where}: expected {self.host.winrm_certificate}, got "
+                                     f"{presented}; this may be an attack or a reinstalled host",
+                                     presented_key=presented, fingerprint=presented) from None
             raise Unreachable(f"{where}: TLS certificate check failed: {error}") from None
         except requests.exceptions.ConnectTimeout:
             raise TimedOut(f"connecting to {where} timed out") from None

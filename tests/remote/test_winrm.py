@@ -160,3 +160,22 @@ def test_basic_over_plain_http_refused_by_the_host_is_a_clear_error(other_window
     host.server.allow_unencrypted = False
     with pytest.raises(AuthenticationFailed):
         open_connection(settings_for(host))
+
+
+def test_a_pinned_certificate_is_checked_on_every_connection_not_only_the_first(other_windows):
+    from tests.hosts.windows.certs import Certificate
+
+    host = other_windows(https=True)
+    pinned = "SHA256:" + host.server.certificate_sha256.upper()
+    remote = open_connection(settings_for(host, winrm_https=True, winrm_certificate=pinned))
+    assert remote.run("ver").ok
+    # An interceptor that let the first look through now answers with a certificate of its own.
+    port = host.server.port
+    host.server.stop()
+    host.server.cert = Certificate(host.hostname, host.server.address)
+    host.server._port = port
+    host.server.start()
+    with pytest.raises(HostKeyChanged) as raised:
+        remote.run("ver")
+    assert raised.value.fingerprint == "SHA256:" + host.server.certificate_sha256.upper() != pinned
+    assert pinned in str(raised.value)

@@ -81,7 +81,8 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--address", required=True)
         self.connection_arguments(add)
-        add.add_argument("--accept-host-key", action="store_true", help="pin the key the host presents now (audited)")
+        add.add_argument("--accept-host-key", action="store_true",
+                         help="pin the SSH host key (or WinRM HTTPS certificate) the host presents now (audited)")
         add.add_argument("--registered", action="store_true",
                          help="its name and priority are already in Micetro's High Availability configuration")
         self.member_dns_arguments(add, "add its address to")
@@ -120,10 +121,12 @@ class Command(BaseCommand):
                             help="it is already removed from Micetro's High Availability configuration")
         self.member_dns_arguments(remove, "delete its address from")
         remove.add_argument("--reason", default="")
-        accept = member_sub.add_parser("accept-key", help="pin the new host key the member's host presented")
+        accept = member_sub.add_parser("accept-key", help="pin the new host key (or WinRM TLS certificate) the "
+                                                          "member's host presented")
         accept.add_argument("cluster")
         accept.add_argument("name")
-        accept.add_argument("--fingerprint", required=True, help="the presented key's SHA256 fingerprint, as checked")
+        accept.add_argument("--fingerprint", required=True,
+                            help="the presented key's (or certificate's) SHA256 fingerprint, as checked")
         accept.add_argument("--reason", default="")
 
         credential = sub.add_parser("credential", help="saved credentials that members pick")
@@ -237,6 +240,7 @@ class Command(BaseCommand):
         parser.add_argument("--sudo", dest="use_sudo", action="store_true", default=None)
         parser.add_argument("--winrm-auth", choices=["ntlm", "kerberos", "basic"])
         parser.add_argument("--winrm-https", action="store_true", default=None)
+        parser.add_argument("--winrm-certificate", help="the HTTPS listener's certificate SHA256 fingerprint to pin")
         parser.add_argument("--allow-http-basic", dest="winrm_allow_http_basic", action="store_true", default=None)
         parser.add_argument("--commands", help="JSON object of command overrides")
         parser.add_argument("--credential", help="a saved credential's name (instead of --user, --key-file ...)")
@@ -357,7 +361,7 @@ class Command(BaseCommand):
     def member_values(self, options: dict) -> dict:
         values = {k: options.get(k) for k in ("address", "port", "platform", "username", "host_key", "priority",
                                                "preferences_path", "use_sudo", "winrm_auth", "winrm_https",
-                                               "winrm_allow_http_basic")}
+                                               "winrm_certificate", "winrm_allow_http_basic")}
         values = {k: v for k, v in values.items() if v is not None}
         if options.get("key_file"):
             values["private_key"] = Path(options["key_file"]).expanduser().read_text()
@@ -408,8 +412,10 @@ class Command(BaseCommand):
                 self.run(job)
             return
         values.setdefault("platform", values["credential"].platform if values.get("credential") else "linux")
-        if options["accept_host_key"] and values["platform"] == "linux" and not values.get("host_key"):
-            values["host_key"] = self.fetch_host_key(cluster, options["name"], values)
+        if options["accept_host_key"]:
+            pins = "winrm_certificate" if values["platform"] == "windows" else "host_key"
+            if not values.get(pins) and (pins == "host_key" or values.get("winrm_https")):
+                values[pins] = self.fetch_host_key(cluster, options["name"], values)
         job = actions.add_member(actor(), cluster, name=options["name"], registered=options["registered"],
                                  update_dns=options["update_dns"], reason=options["reason"], **values)
         self.say_dns(cluster, job)
@@ -486,14 +492,14 @@ class Command(BaseCommand):
         self.run(actions.restore_backup(actor(), member, backup=backup, reason=reason))
 
     def fetch_host_key(self, cluster: Cluster, name: str, values: dict) -> str:
-        """Connect once without a pinned key and pin what the host presents (audited)."""
+        """Connect once without a pinned key (or certificate) and pin what the host presents (audited)."""
         probe = Member(cluster=cluster, name=name, **{k: v for k, v in values.items() if k != "priority"})
         try:
             open_connection(probe.connection_settings()).close()
         except HostKeyUnknown as error:
-            self.stdout.write(f"accepting host key {error.fingerprint} of {probe.address}")
+            self.stdout.write(f"accepting {probe.identity_kind} {error.fingerprint} of {probe.address}")
             AuditEvent.record(actor(), "host key accepted", cluster=cluster, member_name=name,
-                              detail=f"old none, new {error.fingerprint}")
+                              detail=f"{probe.identity_kind}: old none, new {error.fingerprint}")
             return error.presented_key
         except RemoteError as error:
             raise CommandError(str(error)) from None
