@@ -41,7 +41,6 @@ from hacontrol.ha.models import (
 )
 from hacontrol.lib import central, dnsupdate
 from hacontrol.lib.dnsupdate import DnsUpdateError, Plan
-from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint
 from hacontrol.lib.installers import InstallerError, inspect_installer, version_from_name
 
 CLUSTER_FIELDS = (
