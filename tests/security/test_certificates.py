@@ -141,3 +141,19 @@ def test_a_fingerprint_as_openssl_prints_it_is_pinned_in_one_form(cluster):
     job = actions.add_member("alice", cluster, name="win1", address="192.0.2.7", platform="windows", winrm_https=True,
                              winrm_certificate=openssl)
     assert job.member.winrm_certificate == "SHA256:" + "AB" * 32
+
+
+def test_https_without_a_port_goes_to_5986_and_basic_over_plain_http_is_warned_on_its_row(admin_client, cluster):
+    https = Member.objects.create(cluster=cluster, name="win1", priority=10, address="192.0.2.7", platform="windows",
+                                  winrm_https=True)
+    assert https.connection_settings().port == 5986 and https.connection_settings().winrm_https
+    with pytest.raises(actions.Refused, match="sends the password in clear"):
+        actions.add_member("alice", cluster, name="win2", address="192.0.2.8", platform="windows", winrm_auth="basic")
+    actions.add_member("alice", cluster, name="win2", address="192.0.2.8", platform="windows", winrm_auth="basic",
+                       winrm_allow_http_basic=True)
+    assert cluster.members.get(name="win2").connection_settings().port == 5985
+    page = admin_client.get(cluster.get_absolute_url()).content.decode()
+    row = page[page.index(f'id="member-{cluster.members.get(name="win2").pk}"'):]
+    assert "Basic over plain HTTP" in row[:row.index("</tr>")]
+    assert "Basic over plain HTTP" not in page[page.index(f'id="member-{https.pk}"'):][:row.index("</tr>")]
+    assert "win2 is reached with Basic authentication over plain HTTP" in page
