@@ -153,7 +153,11 @@ def test_https_without_a_port_goes_to_5986_and_basic_over_plain_http_is_warned_o
                        winrm_allow_http_basic=True)
     assert cluster.members.get(name="win2").connection_settings().port == 5985
     page = admin_client.get(cluster.get_absolute_url()).content.decode()
-    row = page[page.index(f'id="member-{cluster.members.get(name="win2").pk}"'):]
-    assert "Basic over plain HTTP" in row[:row.index("</tr>")]
-    assert "Basic over plain HTTP" not in page[page.index(f'id="member-{https.pk}"'):][:row.index("</tr>")]
+
+    def row(member: Member) -> str:
+        start = page.index(f'id="member-{member.pk}"')
+        return page[start:page.index("</tr>", start)]
+
+    assert "Basic over plain HTTP" in row(cluster.members.get(name="win2"))
+    assert "Basic over plain HTTP" not in row(https)
     assert "win2 is reached with Basic authentication over plain HTTP" in page
