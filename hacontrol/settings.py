@@ -201,6 +201,9 @@ SPECTACULAR_SETTINGS = {
 # Addresses that may read /metrics without a token (a token works from anywhere).
 HACONTROL_METRICS_ALLOW = envnetworks("HACONTROL_METRICS_ALLOW", ["127.0.0.0/8", "::1/128"])
 
+# Error pages (DEBUG) and error reports hide secrets, in DEBUG too (hacontrol.ha.reporting).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "hacontrol.ha.reporting.SecretsHiddenFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

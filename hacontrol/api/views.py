@@ -10,6 +10,8 @@ from __future__ import annotations
 import django_filters
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, status, viewsets
@@ -40,6 +42,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     def actor(self) -> str:
         return self.request.user.get_username()
 
+    @sensitive_variables()  # a member's password, key and passphrase among them
     def arguments(self, serializer_class: type[Serializer]) -> dict:
         """The request's values, typed by ``serializer_class`` (only those given)."""
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
@@ -118,6 +121,7 @@ class ClusterViewSet(ReadViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Members, with their states"), retrieve=extend_schema(summary="A member"))
+@method_decorator(sensitive_post_parameters("password", "private_key", "key_passphrase"), name="dispatch")
 class MemberViewSet(ReadViewSet):
     queryset = Member.objects.defer("password", "private_key", "key_passphrase", "findings")
     serializer_class = s.MemberSerializer
@@ -128,6 +132,7 @@ class MemberViewSet(ReadViewSet):
 
     @extend_schema(summary="Add a member: records it and starts the job that configures its host",
                    request=s.MemberAddInput, responses=JOB_ACCEPTED)
+    @sensitive_variables()
     def create(self, request: Request) -> Response:
         values = self.arguments(s.MemberAddInput)
         cluster, registered, reason = values.pop("cluster"), values.pop("registered", False), values.pop("reason", "")
@@ -138,6 +143,7 @@ class MemberViewSet(ReadViewSet):
 
     @extend_schema(summary="Edit a member (a new priority is a job: 202)", request=s.MemberEditInput,
                    responses={200: s.MemberSerializer, **JOB_ACCEPTED})
+    @sensitive_variables()
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         values = self.arguments(s.MemberEditInput)
         member = self.get_object()

@@ -101,6 +101,7 @@ def clean(instance, exclude: Iterable[str] = ()) -> None:
 
 # Clusters -------------------------------------------------------------------------------------
 
+@sensitive_variables()  # the TSIG secret
 def create_cluster(actor: str, **fields) -> Cluster:
     # A setting left out (None, or an empty choice) takes the model's default.
     cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS and v is not None
@@ -118,6 +119,7 @@ def create_cluster(actor: str, **fields) -> Cluster:
     return cluster
 
 
+@sensitive_variables()  # the TSIG secret
 def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -> Cluster:
     """Save a cluster's settings. A TSIG secret left blank keeps the stored one; clearing the zone,
     server and key name turns DNS updates off and forgets the secret too."""
@@ -139,6 +141,7 @@ def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -
     return cluster
 
 
+@sensitive_variables()  # the TSIG key reads the zone
 def plan_dns(cluster: Cluster) -> Plan:
     """What Fix DNS would change now: the name's records read from the zone's primary server,
     compared with the members' addresses (a member given by host name is resolved, and the plan
@@ -223,6 +226,7 @@ def _source_for_copy(cluster: Cluster) -> Member | None:
     return cluster.active_member or cluster.primary()
 
 
+@sensitive_variables()  # its login's password, key and passphrase
 def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bool = False,
                form: dict | None = None, update_dns: bool | None = None, **fields) -> Job:
     """Record a member and start the job that configures its host (first member: the primary;
@@ -257,6 +261,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
     return job
 
 
+@sensitive_variables()  # its login's password, key and passphrase
 def edit_member(actor: str, member: Member, *, reason: str = "", registered: bool = False, **changes) -> Job | None:
     """Save a member's settings. Blank secrets keep the stored ones; a new name means reconfiguring
     the host (remove and add instead); a new priority is a job, since Micetro's list holds the

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.models import AuditEvent, SignInFailure
 
@@ -14,6 +15,7 @@ def client_address(request) -> str:
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
+    @sensitive_variables()  # the password, in every frame below (Django's own hide only 'credentials')
     def clean(self):
         username = (self.data.get("username") or "")[:150]
         address = client_address(self.request)

@@ -69,12 +69,12 @@ class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
         )
 
 
-def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
+def load_private_key(private_key: str, passphrase: str) -> paramiko.PKey:
     """Parse an OpenSSH or PEM private key (ed25519, ECDSA or RSA)."""
     last_error: Exception | None = None
     for key_class in KEY_CLASSES:
         try:
-            return key_class.from_private_key(io.StringIO(text), password=passphrase or None)
+            return key_class.from_private_key(io.StringIO(private_key), password=passphrase or None)
         except paramiko.PasswordRequiredException:
             raise AuthenticationFailed("the SSH private key is encrypted: give its passphrase") from None
         except (paramiko.SSHException, ValueError) as error:

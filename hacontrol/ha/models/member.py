@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.ha.models.choices import SERVING_STATES, Platform, State
@@ -240,6 +241,7 @@ class Member(models.Model):
         self.presented_host_key = ""
         return name
 
+    @sensitive_variables()
     def secret_values(self) -> set[str]:
         """The stored credentials as they could appear in output (its own and its saved
         credential's): whole values, key lines."""
@@ -263,6 +265,7 @@ class Member(models.Model):
         separator = "\\" if self.platform == Platform.WINDOWS else "/"
         return path.rsplit(separator, 1)[0] + separator + name
 
+    @sensitive_variables()
     def connection_settings(self) -> HostSettings:
         """What the remote layer needs to reach this member's host."""
         login = self.login
