@@ -832,7 +832,7 @@ class Command(BaseCommand):
         """Every secret is decrypted with whichever configured key works and saved again, which
         encrypts it with the first (newest) key; afterwards the old keys can be dropped."""
         secrets = ["password", "private_key", "key_passphrase"]
-        members = saved = clusters = 0
+        members = saved = clusters = vaults = 0
         with transaction.atomic():
             for member in Member.objects.select_for_update():
                 member.save(update_fields=secrets)
@@ -843,10 +843,15 @@ class Command(BaseCommand):
             for cluster in Cluster.objects.select_for_update().exclude(dns_key_secret=""):
                 cluster.save(update_fields=["dns_key_secret"])
                 clusters += 1
+            # A job still running keeps its hosts' snapshots (preferences.cfg files) for undo.
+            for job in Job.objects.select_for_update().exclude(vault=""):
+                Job.objects.filter(pk=job.pk).update(vault=job.vault)
+                vaults += 1
         AuditEvent.record(actor(), "credentials re-encrypted",
-                          detail=f"{members} member(s), {saved} saved credential(s), {clusters} TSIG key(s)")
-        self.stdout.write(f"re-encrypted the credentials of {members} member(s), {saved} saved credential(s) and "
-                          f"{clusters} cluster TSIG key(s) "
+                          detail=f"{members} member(s), {saved} saved credential(s), {clusters} TSIG key(s), "
+                                 f"{vaults} job vault(s)")
+        self.stdout.write(f"re-encrypted the credentials of {members} member(s), {saved} saved credential(s), "
+                          f"{clusters} cluster TSIG key(s) and the snapshots of {vaults} running job(s) "
                           "with the newest key")
 
     def do_new_key(self, **options):
