@@ -26,6 +26,7 @@ from hacontrol.ha import actions
 from hacontrol.ha.jobs import enqueue
 from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStatus, Member, StateChange, Upgrade
 from hacontrol.ha.tasks import check_dns_task, probe_cluster_task
+from hacontrol.ha.uploads import refusal, stream_installers
 
 # What a change may answer besides its success: the refusal of an action, or of the API itself.
 REFUSALS = {400: s.RefusalSerializer, 403: s.RefusalSerializer, 404: s.RefusalSerializer, 409: s.RefusalSerializer}
@@ -220,13 +221,23 @@ class UpgradeViewSet(ReadViewSet):
     serializer_class = s.UpgradeSerializer
     filterset_fields = ["cluster", "status"]
 
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if self.action == "create":
+            stream_installers(request)
+        return drf_request
+
     @extend_schema(summary="Start an upgrade with an uploaded installer or one already on the hosts",
                    request={"multipart/form-data": s.UpgradeInput, "application/json": s.UpgradeInput},
-                   responses={201: s.UpgradeSerializer, **REFUSALS})
+                   responses={201: s.UpgradeSerializer, 413: s.RefusalSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
+        request.data  # noqa: B018 - the body streams through InstallerUploadHandler first
+        too_large = refusal(request)
+        if too_large:
+            raise too_large
         values = self.arguments(s.UpgradeInput)
         upload = values.get("installer")
-        stored = actions.store_installer(upload.chunks(), upload.name) if upload else None
+        stored = actions.store_uploaded_installer(upload) if upload else None
         upgrade = actions.start_upgrade(self.actor(), values["cluster"], installer=stored,
                                         installer_host_path=values.get("installer_host_path", ""),
                                         target_version=values.get("target_version", ""))

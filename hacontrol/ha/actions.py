@@ -566,8 +566,7 @@ def cancel_job(actor: str, job: Job, *, reason: str = "") -> Job:
 def store_installer(chunks: Iterable[bytes], name: str) -> dict:
     """Stream an installer to HACONTROL_INSTALLER_DIR/<sha256>/<name>, refusing it past
     HACONTROL_MAX_INSTALLER_SIZE, and check it is a Central installer before any host sees it."""
-    directory = Path(settings.HACONTROL_INSTALLER_DIR)
-    staging = directory / "incoming"
+    staging = Path(settings.HACONTROL_INSTALLER_DIR) / "incoming"
     staging.mkdir(parents=True, exist_ok=True)
     partial = staging / f"{timezone.now():%Y%m%d%H%M%S%f}.part"
     digest, size = hashlib.sha256(), 0
@@ -577,20 +576,43 @@ def store_installer(chunks: Iterable[bytes], name: str) -> dict:
                 size += len(chunk)
                 if size > settings.HACONTROL_MAX_INSTALLER_SIZE:
                     raise Refused("installer-too-large", f"{name} is over the {settings.HACONTROL_MAX_INSTALLER_SIZE} "
-                                                         "byte limit (HACONTROL_MAX_INSTALLER_SIZE)", field="installer")
+                                                         "byte limit for an installer (HACONTROL_MAX_INSTALLER_SIZE)",
+                                  field="installer", status=413)
                 digest.update(chunk)
                 handle.write(chunk)
-        safe_name = "".join(c if c in SAFE_NAME_CHARS else "_" for c in Path(name).name) or "installer"
-        try:
-            found = inspect_installer(partial, safe_name)
-        except InstallerError as error:
-            raise Refused("installer-invalid", str(error), field="installer") from None
-        final = directory / digest.hexdigest() / safe_name
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial.replace(final)
+        return _keep_installer(partial, digest.hexdigest(), size, name)
     finally:
         partial.unlink(missing_ok=True)
-    return {"installer_file": str(final), "installer_sha256": digest.hexdigest(), "installer_size": size,
+
+
+def store_uploaded_installer(upload) -> dict:
+    """An installer uploaded through the page or the API. The upload handler
+    (hacontrol.ha.uploads) already streamed it to disk and hashed it: it is checked and moved into
+    place, not copied again; one that came another way is streamed as by :func:`store_installer`."""
+    path = getattr(upload, "path", None)
+    if path is None:
+        return store_installer(upload.chunks(), upload.name)
+    if upload.size > settings.HACONTROL_MAX_INSTALLER_SIZE:
+        raise Refused("installer-too-large", f"{upload.name} is over the {settings.HACONTROL_MAX_INSTALLER_SIZE} "
+                                             "byte limit for an installer (HACONTROL_MAX_INSTALLER_SIZE)",
+                      field="installer", status=413)
+    try:
+        return _keep_installer(Path(path), upload.sha256, upload.size, upload.name)
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def _keep_installer(partial: Path, sha256: str, size: int, name: str) -> dict:
+    """Check a received installer and move it to HACONTROL_INSTALLER_DIR/<sha256>/<name>."""
+    safe_name = "".join(c if c in SAFE_NAME_CHARS else "_" for c in Path(name).name) or "installer"
+    try:
+        found = inspect_installer(partial, safe_name)
+    except InstallerError as error:
+        raise Refused("installer-invalid", str(error), field="installer") from None
+    final = Path(settings.HACONTROL_INSTALLER_DIR) / sha256 / safe_name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial.replace(final)
+    return {"installer_file": str(final), "installer_sha256": sha256, "installer_size": size,
             "installer_name": safe_name, "installer_platform": found.platform, "installer_folder": found.folder,
             "version": found.version}
 
