@@ -235,6 +235,11 @@ class Remote(ABC):
         """Stop, start or restart Central ('stop', 'start', 'restart') the platform's way."""
 
     @abstractmethod
+    def install_line(self, staged: str, extracted_folder: str) -> str:
+        """The command line that runs an installer put on the host by :meth:`stage` (or already
+        there), the platform's way; every value in it quoted for the host's shell, or refused."""
+
+    @abstractmethod
     def free_space(self) -> int | None:
         """KiB free where installers are staged (the smallest of the places that matter)."""
 

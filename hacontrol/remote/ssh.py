@@ -271,6 +271,14 @@ class SSHRemote(Remote):
     def control(self, action: str) -> CommandResult:
         return self.run_checked(getattr(self.commands, action))
 
+    def install_line(self, staged: str, extracted_folder: str) -> str:
+        # install_central: "tar -xzvf micetro-central-VERSION.linux.x64.tgz; cd micetro-central-VERSION.linux.x64;
+        # ./install", in the staged installer's own folder.
+        folder = staged.rsplit("/", 1)[0]
+        extracted = f"{folder}/{extracted_folder}"
+        return (f"tar -xzf {shlex.quote(staged)} -C {shlex.quote(folder)} && cd {shlex.quote(extracted)} && "
+                f"{self.commands.install}")
+
     def free_space(self) -> int | None:
         return free_kilobytes(self.run("df -Pk /tmp /var/mmsuite").stdout)
 

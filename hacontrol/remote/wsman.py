@@ -102,12 +102,28 @@ def ps_quote(text: str) -> str:
     return "'" + text.replace("'", "''").replace("\u2018", "\u2018\u2018").replace("\u2019", "\u2019\u2019") + "'"
 
 
-def cmd_quote(path: str) -> str:
-    """A path as one cmd.exe argument; cmd has no escape inside quotes, so what could break out
-    of them (or expand) is refused rather than escaped."""
+def cmd_checked(path: str) -> str:
+    """``path``, once it is known to be safe between double quotes on a cmd.exe line: cmd has no
+    escape inside quotes (and expands %VAR% even there), so what could break out of them or expand
+    is refused rather than escaped."""
     if re.search(r'["%^&|<>\r\n\x00]', path):
-        raise BadSettings(f"refusing to pass {path!r} to cmd.exe: it holds a quote or one of % ^ & | < >")
-    return f'"{path}"'
+        shown = path if path.isprintable() else repr(path)
+        raise BadSettings(f"refusing to pass {shown} to cmd.exe: it holds a quote or one of % ^ & | < >")
+    return path
+
+
+def cmd_quote(path: str) -> str:
+    """A path as one cmd.exe argument, in double quotes (see :func:`cmd_checked`)."""
+    return f'"{cmd_checked(path)}"'
+
+
+def slash_c(line: str) -> str:
+    """The line to send for cmd.exe /c to run ``line`` as written. cmd /c keeps a line's quotes only
+    when it holds exactly two, around an executable's path with a space and none of &<>()@^|;
+    otherwise it removes the first and the last quote of the line, so a quoted path under
+    "Program Files (x86)" or another's parentheses would lose its quotes. A line that starts with a
+    quote is therefore wrapped in one more pair, which is what cmd removes (cmd /?)."""
+    return f'"{line}"' if line.lstrip().startswith('"') else line
 
 
 def encoded_powershell(script: str) -> str:
@@ -276,7 +292,7 @@ class WinRMRemote(Remote):
         deadline = time.monotonic() + timeout
         shell = self._call(protocol.open_shell, started=False)
         try:
-            command_id = self._call(protocol.run_command, shell, command)
+            command_id = self._call(protocol.run_command, shell, slash_c(command))
             if stdin is not None:
                 for chunk in stdin:
                     if time.monotonic() > deadline:
@@ -371,11 +387,10 @@ class WinRMRemote(Remote):
 
     def control(self, action: str) -> CommandResult:
         if action == "restart" and not self.host.commands.get("restart"):
-            # Two command lines: cmd.exe /c strips the outer quotes of a line holding more than two.
+            # The vendor's two commands, the start only once the stop worked.
             stopped = self.control("stop")
             return self.control("start") if stopped.ok else stopped
-        executable = self.executable()
-        cmd_quote(executable)  # refuses what cmd.exe would read as more than a path
+        executable = cmd_checked(self.executable())  # refuses what cmd.exe would read as more than a path
         result = self.run_checked(getattr(self.commands, action).replace("{exe}", executable))
         if result.ok or action == "restart":
             return result
@@ -384,6 +399,10 @@ class WinRMRemote(Remote):
         fallback = self.run(f"sc.exe {verb} {cmd_quote(key)}")
         note = f"{result.describe()}; used the service control manager instead: {fallback.describe()}\r\n"
         return CommandResult(fallback.command, fallback.exit_code, note + fallback.stdout, fallback.stderr)
+
+    def install_line(self, staged: str, extracted_folder: str) -> str:
+        # The installer's own path (a user's temporary folder can hold & or %): checked, not trusted.
+        return self.commands.install.replace("{installer}", cmd_checked(staged))
 
     def free_space(self) -> int | None:
         found = self.powershell(
