@@ -164,8 +164,8 @@ class SSHRemote(Remote):
     def close(self) -> None:
         self.client.close()
 
-    def _with_sudo(self, command: str) -> str:
-        return f"sudo -n sh -c {shlex.quote(command)}" if self.host.use_sudo else command
+    def _with_sudo(self, command: str, as_login: bool = False) -> str:
+        return f"sudo -n sh -c {shlex.quote(command)}" if self.host.use_sudo and not as_login else command
 
     def _channel(self) -> paramiko.Channel:
         """A new session channel; a dead connection here means nothing started on the host."""
@@ -177,8 +177,9 @@ class SSHRemote(Remote):
         except (paramiko.SSHException, OSError, EOFError) as error:
             raise StaleConnection(f"{self.host.address}: cannot open a channel: {error}") from None
 
-    def run_bytes(self, command: str, timeout: float | None = None, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-        """Run ``command`` (through sudo when set); its exit code and raw output."""
+    def run_bytes(self, command: str, timeout: float | None = None, stdin: bytes | None = None,
+                  as_login: bool = False) -> tuple[int, bytes, bytes]:
+        """Run ``command`` (through sudo when set, unless ``as_login``); its exit code and raw output."""
         timeout = self.host.timeout if timeout is None else timeout
         channel = self._channel()
         stdout, stderr = bytearray(), bytearray()
@@ -186,7 +187,7 @@ class SSHRemote(Remote):
         try:
             try:
                 channel.settimeout(timeout)
-                channel.exec_command(self._with_sudo(command))
+                channel.exec_command(self._with_sudo(command, as_login))
                 if stdin is not None:
                     channel.sendall(stdin)
                 channel.shutdown_write()
@@ -210,8 +211,8 @@ class SSHRemote(Remote):
             channel.close()
         return exit_code, bytes(stdout), bytes(stderr)
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        code, out, err = self.run_bytes(command, timeout)
+    def run(self, command: str, timeout: float | None = None, as_login: bool = False) -> CommandResult:
+        code, out, err = self.run_bytes(command, timeout, as_login=as_login)
         return CommandResult(command, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
     def missing_program(self, result: CommandResult) -> str:
@@ -397,7 +398,9 @@ class SSHRemote(Remote):
         return backup if existed else ""
 
     def stage(self, local_path: str, sha256: str) -> str:
-        folder = self.run("mktemp -d /tmp/hacontrol-XXXXXXXX")
+        # The login's own private folder, which SFTP (the login, not root) can write to; the
+        # installer then runs through sudo when set, and unstage removes what it unpacked as root.
+        folder = self.run("mktemp -d /tmp/hacontrol-XXXXXXXX", as_login=True)
         if not folder.ok:
             raise RemoteError(f"{self.host.address}: cannot make a private folder: {folder.describe()}")
         target = f"{folder.stdout.strip()}/{local_path.rsplit('/', 1)[-1]}"
