@@ -196,6 +196,8 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "hacontrol.ha.models.choices.JobStatus",
         "StepStatusEnum": "hacontrol.ha.models.choices.StepStatus",
         "UpgradeStatusEnum": "hacontrol.ha.models.choices.UpgradeStatus",
+        "JobKindEnum": "hacontrol.ha.models.choices.JobKind",
+        "CredentialKindEnum": "hacontrol.ha.models.choices.CredentialKind",
     },
 }
 # Behind a reverse proxy: the header in which it names the client (X-Forwarded-For, X-Real-IP), believed

@@ -27,14 +27,16 @@ SSH_HOST_COUNT = 4
 JOB_LEASE = 3
 ROOT = Path(__file__).resolve().parent.parent
 # The loopback network the test hosts live on: two suites on one machine (worktrees) each take their own.
-# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...; within a
-# network given by HACONTROL_TEST_NET, each its own 60 addresses (gw0 .10-.53, gw1 .70-.113, ...).
+# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...; given
+# one network (HACONTROL_TEST_NET), they share it in quarters: gwN's addresses are 64 * N higher.
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_WORKER_INDEX = int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
-TEST_NET = os.environ.get("HACONTROL_TEST_NET") or (f"127.0.{20 + _WORKER_INDEX}." if _WORKER else "127.0.0.")
-ADDRESS_OFFSET = 60 * _WORKER_INDEX if os.environ.get("HACONTROL_TEST_NET") else 0
-if ADDRESS_OFFSET + 60 > 255:
-    raise RuntimeError(f"HACONTROL_TEST_NET={TEST_NET} has room for 4 test processes, not {_WORKER_INDEX + 1}")
+_INDEX = int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
+_GIVEN_NET = os.environ.get("HACONTROL_TEST_NET", "")
+TEST_NET = _GIVEN_NET or (f"127.0.{20 + _INDEX}." if _WORKER else "127.0.0.")
+_QUARTER = 64
+_OFFSET = _QUARTER * _INDEX if _GIVEN_NET else 0
+if _OFFSET >= 4 * _QUARTER:
+    raise RuntimeError("HACONTROL_TEST_NET holds four test processes at most (pytest -n 4)")
 # Tests on fixed addresses of their own (the simulators' self-tests) or that restart the shared
 # PostgreSQL (the fault campaign) never run beside another of their kind.
 SERIAL_GROUPS = {"tests/sim/": "central-simulator", "tests/windows_sim/": "windows-emulator"}
@@ -48,7 +50,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 def loopback(last: int) -> str:
-    return f"{TEST_NET}{last + ADDRESS_OFFSET}"
+    """The test network's address ``last`` (below 64), this test process's own."""
+    assert 0 < last < _QUARTER, last
+    return f"{TEST_NET}{last + _OFFSET}"
 
 
 @pytest.fixture
@@ -112,7 +116,7 @@ def central_store(host_base) -> CentralStore:
 
 @pytest.fixture(scope="session")
 def ssh_host_pool(host_base, client_key, central_store):
-    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT, first=10 + ADDRESS_OFFSET, network=TEST_NET)
+    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT, first=10 + _OFFSET, network=TEST_NET)
     yield hosts
     close_all()
     for host in hosts:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from django.conf import settings
@@ -101,11 +101,27 @@ def clean(instance, exclude: Iterable[str] = ()) -> None:
 
 # Clusters -------------------------------------------------------------------------------------
 
+def cluster_settings(fields: dict) -> dict:
+    """The cluster settings given, as every door gives them: one left empty (None, or an empty
+    port or choice, as a form sends a field it shows blank) takes the model's default, on create
+    and on edit alike; None for a setting without a default is not given."""
+    settings_given = {}
+    for name, value in fields.items():
+        if name not in CLUSTER_FIELDS:
+            continue
+        model_field = Cluster._meta.get_field(name)
+        assert isinstance(model_field, models.Field)
+        if value is None or (value == "" and model_field.has_default()):
+            if not model_field.has_default():
+                continue
+            value = model_field.get_default()
+        settings_given[name] = value
+    return settings_given
+
+
 @sensitive_variables()  # the TSIG secret
 def create_cluster(actor: str, **fields) -> Cluster:
-    # A setting left out (None, or an empty choice) takes the model's default.
-    cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS and v is not None
-                         and not (v == "" and Cluster._meta.get_field(k).has_default())})
+    cluster = Cluster(**cluster_settings(fields))
     with audited(actor, "cluster create"):
         clean(cluster)
         if Cluster.objects.filter(name=cluster.name).exists():
@@ -123,11 +139,11 @@ def create_cluster(actor: str, **fields) -> Cluster:
 def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -> Cluster:
     """Save a cluster's settings. A TSIG secret left blank keeps the stored one; clearing the zone,
     server and key name turns DNS updates off and forgets the secret too."""
-    changes = {k: v for k, v in changes.items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
+    changes = {k: v for k, v in cluster_settings(changes).items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
     updates_off = all(not changes.get(k, getattr(cluster, k)) for k in ("dns_zone", "dns_server", "dns_key_name"))
     if updates_off and cluster.dns_key_secret:
         changes["dns_key_secret"] = ""
-    changed = [k for k, v in changes.items() if k in CLUSTER_FIELDS and getattr(cluster, k) != v]
+    changed = [k for k, v in changes.items() if getattr(cluster, k) != v]
     with audited(actor, "cluster edit", cluster=cluster, reason=reason):
         for name in changed:
             setattr(cluster, name, changes[name])
@@ -142,19 +158,23 @@ def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -
 
 
 @sensitive_variables()  # the TSIG key reads the zone
-def plan_dns(cluster: Cluster) -> Plan:
+def plan_dns(cluster: Cluster, *, actor: str = "", reason: str = "") -> Plan:
     """What Fix DNS would change now: the name's records read from the zone's primary server,
     compared with the members' addresses (a member given by host name is resolved, and the plan
-    says so). Only reads; refused when updates are not set up or the records cannot be read."""
-    if not cluster.dns_updates_on:
-        raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server and "
-                                         "the TSIG key (Edit cluster) so hacontrol may change the name", status=409)
-    members = list(cluster.members.order_by("priority").values_list("name", "address"))
-    try:
-        before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
-        return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
-    except DnsUpdateError as error:
-        raise Refused("dns-unreadable", str(error), status=502) from None
+    says so). Only reads; refused when updates are not set up or the records cannot be read.
+    Read as the first half of a fix (the CLI shows the plan, then asks: ``actor`` given), a
+    refusal is audited as the fix's."""
+    with audited(actor, "dns fix", cluster=cluster, reason=reason) if actor else nullcontext():
+        if not cluster.dns_updates_on:
+            raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server "
+                                             "and the TSIG key (Edit cluster) so hacontrol may change the name",
+                          status=409)
+        members = list(cluster.members.order_by("priority").values_list("name", "address"))
+        try:
+            before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
+            return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
+        except DnsUpdateError as error:
+            raise Refused("dns-unreadable", str(error), status=502) from None
 
 
 def fix_dns(actor: str, cluster: Cluster, *, seen: str = "", confirm_deletions: bool = False,
@@ -228,12 +248,14 @@ def _source_for_copy(cluster: Cluster) -> Member | None:
 
 @sensitive_variables()  # its login's password, key and passphrase
 def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bool = False,
-               form: dict | None = None, update_dns: bool | None = None, **fields) -> Job:
+               update_dns: bool | None = None, **fields) -> Job:
     """Record a member and start the job that configures its host (first member: the primary;
     later: a failover). ``registered`` says its name and priority are already in Micetro's HA
     configuration, so the job does not wait for that. ``update_dns`` answers the cluster's
-    'ask' policy: also add its address to the round-robin name."""
+    'ask' policy: also add its address to the round-robin name. What was entered (secrets aside)
+    is kept on the job, so a failed add can be tried again from its page, whichever door asked."""
     values = {k: v for k, v in fields.items() if k in MEMBER_FIELDS and v is not None}
+    entered = {k: v.pk if isinstance(v, Credential) else v for k, v in values.items() if k not in SECRET_FIELDS}
     values.setdefault("priority", cluster.next_priority())
     if values.get("platform") == Platform.WINDOWS:
         values.setdefault("username", "Administrator")
@@ -247,7 +269,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
         first = not cluster.members.exists()
         source = None if first else _source_for_copy(cluster)
         params = {"first": first, "registered": registered, "source": source.pk if source else None,
-                  "form": form or {}, "dns": cluster.updates_member_dns(update_dns)}
+                  "form": entered, "dns": cluster.updates_member_dns(update_dns)}
         try:
             with transaction.atomic():
                 member.save()
@@ -280,7 +302,7 @@ def edit_member(actor: str, member: Member, *, reason: str = "", registered: boo
         if "commands" in updates and (updates["commands"] or {}) != old_commands and not reason.strip():
             raise Refused("reason-required", "command overrides run as root on the host: give the reason for "
                                              "changing them (it is kept in the audit log)", field="reason")
-        old_login = member.credential.name if member.credential else "its own login"
+        old_login = f"credential {member.credential.name}" if member.credential else "its own login"
         changed = [k for k, v in updates.items() if getattr(member, k) != v]
         for name in changed:
             setattr(member, name, updates[name])
@@ -427,9 +449,7 @@ def restore_backup(actor: str, member: Member, *, backup: str, reason: str = "")
     procedures.members.restore_backup); only a backup the last look found there."""
     cluster = member.cluster
     with audited(actor, "member restore", cluster=cluster, member_name=member.name, reason=reason):
-        if not member.is_backup_name(backup):
-            raise Refused("backup-name", f"{backup!r} is not a copy hacontrol keeps beside "
-                                         f"{member.effective_preferences_path}", field="backup")
+        member.check_backup_name(backup)
         if member.backup(backup) is None:
             raise Refused("backup-unknown", f"the last look at {member.name} found no {backup}: check the member "
                                             "again", status=409)

@@ -131,13 +131,6 @@ class MemberForm(ActionForm):
         if not editing:
             offer_dns(self, cluster, f"Also add its address to {cluster.dns_name} (the vendor's step 11)")
 
-    def entered(self) -> dict:
-        """What was entered, without secrets and as JSON: kept on an add job so a failed add can
-        be tried again without typing it all."""
-        values = {k: v for k, v in self.action_values().items() if k not in SECRET_FIELDS}
-        values["credential"] = values["credential"].pk if values.get("credential") else None
-        return values
-
     def action_values(self) -> dict:
         """The cleaned values the action takes (secrets left blank on edit are not passed)."""
         values = {name: self.cleaned_data.get(name) for name in self.Meta.fields if name in self.cleaned_data}

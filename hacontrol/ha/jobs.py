@@ -23,7 +23,7 @@ def busy_message(cluster: Cluster) -> str:
     running = cluster.running_job()
     if running is None:
         return f"another job is starting on {cluster.name}; try again in a moment"
-    state = {JobStatus.WAITING: "waiting for an administrator"}.get(running.status, running.status)
+    state = "waiting for an administrator" if running.status == JobStatus.WAITING else running.status
     return (f"{cluster.name} is busy: job #{running.pk} \"{running.title}\" started by {running.started_by} is "
             f"{state}; wait for it to finish, or cancel it")
 

@@ -20,8 +20,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone as django_timezone
 from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
-from hacontrol.ha.errors import Refused
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.ha.notify import announce
 from hacontrol.lib import central
@@ -123,22 +123,24 @@ def epoch(moment: datetime | None) -> float | None:
 
 def facts_of(member: Member, seen: Observation | None) -> central.Facts:
     """The facts Central's rules need about ``member``, from one observation."""
-    common = dict(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
-                  last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since))
+    skew = seen.report.clock_skew if seen is not None and seen.report is not None else None
+    known = central.Facts(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
+                          last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since),
+                          clock_skew=skew if skew is not None else member.clock_skew)
     if seen is None:
-        return central.Facts(observed=False, **common)
+        return replace(known, observed=False)
     if seen.report is None:
-        return central.Facts(reachable=False, error=seen.error, **common)
+        return replace(known, reachable=False, error=seen.error)
     if not seen.report.installed:
-        return central.Facts(installed=False, **common)
+        return replace(known, installed=False)
     prefs = seen.preferences
     if prefs is None:
-        return central.Facts(running=seen.running, started_at=seen.started_at(), problem=seen.problem, **common)
-    return central.Facts(
-        running=seen.running, started_at=seen.started_at(), name_on_host=prefs.get("ClusterMemberName"),
+        return replace(known, running=seen.running, started_at=seen.started_at(), problem=seen.problem)
+    return replace(
+        known, running=seen.running, started_at=seen.started_at(), name_on_host=prefs.get("ClusterMemberName"),
         database_type=prefs.database_type,
         database=f"{prefs.database_type.lower()} {prefs.get('DatabaseServer') or ''}".strip(),
-        timing=central.Timing.from_settings(*(prefs.get(key) for key in HEARTBEAT_KEYS)), **common,
+        timing=central.Timing.from_settings(*(prefs.get(key) for key in HEARTBEAT_KEYS)),
     )
 
 
@@ -259,12 +261,12 @@ def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[in
     announce(cluster, "failover", detail, {"member": target, "previous": previous})
 
 
+@sensitive_variables()  # the file as read, before it is masked
 def read_backup(member: Member, name: str) -> str:
     """A backup hacontrol kept on the member's host, read now, with every secret masked. It uses
     a connection of its own, closed at once (a web process keeps none open), and a short time
     limit; a failure is the remote layer's error."""
-    if not member.is_backup_name(name):
-        raise Refused("backup-name", f"{name!r} is not a copy hacontrol keeps beside {member.effective_preferences_path}")
+    member.check_backup_name(name)
     host = replace(member.connection_settings(), timeout=min(settings.HACONTROL_COMMAND_TIMEOUT, READ_TIMEOUT))
     connection = open_connection(host)
     try:

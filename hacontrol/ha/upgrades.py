@@ -14,6 +14,7 @@ from hacontrol.ha.models import AuditEvent, Job, JobKind, JobStatus, Upgrade, Up
 
 def job_finished(job: Job) -> None:
     """Move the wizard on when one of its jobs ends (called inside the job's final transaction)."""
+    assert job.upgrade_id is not None, "only an upgrade's jobs move its wizard"
     upgrade = Upgrade.objects.select_for_update().get(pk=job.upgrade_id)
     if job.kind == JobKind.UPGRADE_ABORT:
         if job.status == JobStatus.SUCCEEDED:

@@ -59,7 +59,7 @@ class Monitor(threading.Thread):
         tick = max(0.5, min(interval, settings.HACONTROL_JOB_LEASE / 2))
         renewer = threading.Thread(target=self._renew, name="monitor-lease", daemon=True)
         renewer.start()
-        last_round = -interval
+        last_round = -float(interval)
         while not self.stopping.is_set():
             close_old_connections()
             try:

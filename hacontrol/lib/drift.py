@@ -80,7 +80,7 @@ def compare(members: Mapping[str, Mapping[str, str | None]], settings: Iterable[
             if setting.key not in values:
                 continue
             value = values[setting.key]
-            shown = value if value not in (None, "") else setting.unset
+            shown = str(value) if value not in (None, "") else setting.unset
             groups.setdefault(shown, []).append(name)
         if len(groups) > 1:
             found.append(Difference(setting, [(value if not setting.secret or value == setting.unset else "", names)

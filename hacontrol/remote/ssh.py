@@ -294,9 +294,10 @@ class SSHRemote(Remote):
             sftp = paramiko.SFTPClient.from_transport(transport, window_size=WINDOW_SIZE, max_packet_size=MAX_PACKET)
         except (paramiko.SSHException, OSError, EOFError) as error:
             raise StaleConnection(f"{self.host.address}: SFTP is not available: {error}") from None
-        if sftp is None:
+        channel = sftp.get_channel() if sftp is not None else None
+        if sftp is None or channel is None:
             raise Unreachable(f"{self.host.address}: SFTP is not available")
-        sftp.get_channel().settimeout(self.host.timeout)
+        channel.settimeout(self.host.timeout)
         return sftp
 
     def _file_error(self, error: OSError, path: str) -> RemoteError:

@@ -243,3 +243,25 @@ def test_cancelling_a_queued_job_ends_it_at_once(cluster, pair):
     assert job.status == JobStatus.CANCELLED and "before it started" in job.error
     assert run_here(job) == JobStatus.CANCELLED
 
+
+
+def test_a_second_ctrl_c_stops_waiting_for_the_undo_and_says_what_is_left(cluster, pair, micetro):
+    cli = subprocess.Popen([sys.executable, "manage.py", "ha", "switchover", cluster.name, "--to", "central2"],
+                           cwd=ROOT, env=worker_environment(HACONTROL_COMMAND_TIMEOUT="3", HACONTROL_UNDO_PATIENCE="60"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: Job.objects.filter(steps__name="Wait for Central to fail over to central2",
+                                              steps__status="running").exists())
+        pair[0].freeze()  # the stopped member's host stops answering: its undo (a start) waits
+        cli.send_signal(signal.SIGINT)
+        wait_until(lambda: "does not answer" in Job.objects.get(kind="switchover").steps.get(position=2).output, 40,
+                   "the undo waiting for the host")
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=60)
+    finally:
+        cli.kill()
+        pair[0].freeze(False)
+    job = Job.objects.get(kind="switchover")
+    assert "second interrupt: stopping the undo" in err
+    assert job.status == JobStatus.CANCELLED and "NOT UNDONE (put it back by hand): Stop Central on central1" in job.error
+    assert "NOT UNDONE" in out

@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStep, Member
+from hacontrol.ha import actions
+from hacontrol.ha.models import AuditEvent, Cluster, Credential, Job, JobStep, Member
 
 MEMBER_FORM = {"platform": "linux", "username": "root", "winrm_auth": "ntlm"}
 
@@ -230,3 +231,16 @@ def test_command_overrides_are_checked_by_name(admin_client, cluster):
     data["commands"] = '{"status": "/opt/check-central"}'
     admin_client.post(reverse("member-add", args=[cluster.pk]), data)
     assert Member.objects.get().commands == {"status": "/opt/check-central"}
+
+
+def test_a_failed_add_from_any_door_is_tried_again_with_what_was_entered_but_its_secrets(admin_client, db):
+    cluster = Cluster.objects.create(name="prod")
+    hosts = Credential.objects.create(name="hosts", kind="ssh-password", password="Ssh-Pass-4711")
+    job = actions.add_member("cli:root", cluster, name="central1", address="192.0.2.10", port=2222,
+                             credential=hosts, password="Own-Pass-0815")  # as the CLI or the API asks
+    Job.objects.filter(pk=job.pk).update(status="failed", error="host unreachable")
+    assert "Try again with the same settings" in admin_client.get(job.get_absolute_url()).content.decode()
+    form = admin_client.get(reverse("member-add", args=[cluster.pk]) + f"?retry={job.pk}").content.decode()
+    assert 'value="central1"' in form and 'value="192.0.2.10"' in form and 'value="2222"' in form
+    assert f'<option value="{hosts.pk}" selected>hosts</option>' in form
+    assert "Own-Pass-0815" not in str(Job.objects.get(pk=job.pk).params)

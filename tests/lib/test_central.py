@@ -3,6 +3,7 @@
 from hacontrol.lib.central import (
     ACTIVE,
     OFFLINE,
+    SLACK,
     STANDBY,
     TAKING_OVER,
     UNKNOWN,
@@ -44,9 +45,10 @@ def test_when_the_active_member_stops_nobody_is_active_before_its_heartbeat_is_t
     verdict = derive(facts, Memory(1, T0 - 100, T0 - 1), T0)
     assert states(verdict) == {1: OFFLINE, 2: STANDBY}
     assert verdict.failover and verdict.failover.candidates == (2,)
-    # Last seen at T0-1: its last heartbeat was at most 5 s before; 20 s later it may be failed over.
-    assert verdict.failover.earliest == T0 - 1 + 20 - 5 - 1
-    assert verdict.failover.latest == T0 + 20 + 5 + 1
+    # Last seen at T0-1: its last heartbeat was at most 5 s before; 20 s later it may be failed over
+    # (SLACK: timers on hosts are never exact).
+    assert verdict.failover.earliest == T0 - 1 + 20 - 5 - SLACK
+    assert verdict.failover.latest == T0 + 20 + 5 + SLACK
     assert "Failing over from central1 to central2" in verdict.note
 
 
@@ -156,3 +158,16 @@ def test_set_active_stops_whoever_central_might_choose_first():
     # From central2 back to central1: reading "next after the failed one", central3 comes first.
     assert [f.key for f in stop_before(one, two, valid)] == [2, 3]
     assert [f.key for f in stop_before(two, None, valid)] == [1, 3]
+
+
+def test_a_clock_far_ahead_of_the_active_one_makes_the_active_member_unknown():
+    facts = [member(1, 10, clock_skew=0.2), member(2, 20, clock_skew=30.0)]
+    verdict = derive(facts, Memory(1, T0 - 100, T0 - 5), T0)
+    assert states(verdict) == {1: UNKNOWN, 2: UNKNOWN} and "Central may have failed over on its own" in verdict.note
+    assert verdict.memory.active is None
+
+
+def test_a_successor_whose_clock_is_behind_takes_over_later():
+    facts = [member(1, 10, running=False, clock_skew=0.0), member(2, 20, clock_skew=-10.0)]
+    verdict = derive(facts, Memory(1, T0 - 100, T0 - 1), T0)
+    assert verdict.failover.latest == T0 + 20 + 5 + SLACK + 10

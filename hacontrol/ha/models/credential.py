@@ -39,7 +39,14 @@ def secret_values(password: str, key_passphrase: str, private_key: str) -> set[s
 class CredentialQuerySet(models.QuerySet):
     def with_use_counts(self) -> CredentialQuerySet:
         """Each credential with how many members use it, its secrets neither loaded nor decrypted."""
-        return self.defer("password", "private_key", "key_passphrase").annotate(uses=models.Count("members"))
+        return self.defer(*SECRET_FIELDS).annotate(uses=models.Count("members"))
+
+    def with_secrets_stored(self) -> CredentialQuerySet:
+        """Each credential with which secrets it stores (``has_password``, ``has_private_key``,
+        ``has_key_passphrase``), told by the database: nothing is decrypted."""
+        return self.annotate(**{f"has_{name}": models.ExpressionWrapper(~models.Q(**{name: ""}),
+                                                                        output_field=models.BooleanField())
+                                for name in SECRET_FIELDS})
 
 
 class Credential(models.Model):

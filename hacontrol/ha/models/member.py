@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
+from hacontrol.ha.errors import Refused
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.ha.models.choices import SERVING_STATES, Platform, State
 from hacontrol.ha.models.cluster import MAX_PRIORITY, Cluster
@@ -254,6 +255,13 @@ class Member(models.Model):
         """Whether ``name`` is one of the copies hacontrol keeps of its preferences.cfg (a bare
         file name: nothing that could point elsewhere on the host)."""
         return bool(parse_backups([{"name": name}], self.effective_preferences_path))
+
+    def check_backup_name(self, name: str) -> None:
+        """Refuse (``backup-name``) a name that is not one of the copies hacontrol keeps: the one
+        rule for reading a backup and for restoring one."""
+        if not self.is_backup_name(name):
+            raise Refused("backup-name", f"{name!r} is not a copy hacontrol keeps beside "
+                                         f"{self.effective_preferences_path}", field="backup")
 
     def backup(self, name: str) -> dict | None:
         """The backup named ``name`` as the last look at the host listed it, or None."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from hacontrol.ha.models import JobKind, Member, State
 from hacontrol.ha.procedures.base import JobContext, Procedure, Snapshot, Step, StepFailed
 from hacontrol.ha.procedures.members import inspect_host, original, service_step, write_preferences
@@ -33,10 +35,12 @@ def switchover(ctx: JobContext) -> list[Step]:
 
     steps = [Step(f"Check {target.name} is running and can take over", check_ready)]
     steps += [service_step(ctx, member, "stop") for member in stopping]
-    steps.append(Step(f"Wait for Central to fail over to {target.name}",
-                      lambda: ctx.wait_for_states({target: {State.ACTIVE}}, "Active")))
+    def wait_for_failover() -> None:
+        ctx.wait_for_states({target: {State.ACTIVE}}, "Active")
+
+    steps.append(Step(f"Wait for Central to fail over to {target.name}", wait_for_failover))
     for member in stopping:
-        steps.append(Step(f"Start Central on {member.name} again", lambda member=member: ctx.restore_service(member)))
+        steps.append(Step(f"Start Central on {member.name} again", partial(ctx.restore_service, member)))
     steps.append(Step(f"Check {target.name} is Active and " + (", ".join(m.name for m in stopping) or "the others")
                       + " Standby",
                       lambda: ctx.wait_for_states({target: {State.ACTIVE}, **{m: {State.STANDBY} for m in stopping

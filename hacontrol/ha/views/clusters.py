@@ -76,8 +76,11 @@ def cluster_delete(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
     form = ReasonForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        done = attempt(request, lambda: actions.delete_cluster(actor(request), cluster, **form.cleaned_data) or True, form)
-        if done:
+        def delete() -> bool:
+            actions.delete_cluster(actor(request), cluster, **form.cleaned_data)
+            return True
+
+        if attempt(request, delete, form):
             return go(request, "/")
     return form_page(request, "ha/confirm.html", {
         "form": form, "cluster": cluster, "title": f"Delete cluster {cluster.name}?",

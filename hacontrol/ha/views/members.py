@@ -13,7 +13,7 @@ from hacontrol.ha import actions, display
 from hacontrol.ha.access import admin_required
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.forms import AcceptKeyForm, ForgetMemberForm, MemberForm, ReasonForm, RemoveMemberForm, dns_note
-from hacontrol.ha.models import Cluster, JobKind, Member
+from hacontrol.ha.models import Cluster, Job, JobKind, Member
 from hacontrol.ha.probe import read_backup
 from hacontrol.ha.views.common import actor, attempt, form_page, go, is_partial, posted, to_job
 from hacontrol.remote import RemoteError
@@ -28,6 +28,7 @@ def member_detail(request, cluster_id: int, member_id: int):
     return render(request, "ha/member_detail.html", display.member_page(member))
 
 
+@sensitive_variables()  # the file as read, before it is masked
 def member_backup(request, cluster_id: int, member_id: int, name: str):
     """One backup on the host, read now and masked (only on request: the page itself never waits on a host)."""
     member = get_object_or_404(Member.objects.select_related("cluster", "credential"), pk=member_id,
@@ -72,7 +73,7 @@ def member_add(request, cluster_id: int):
     if request.method == "POST" and form.is_valid():
         job = attempt(request, lambda: actions.add_member(
             actor(request), cluster, reason=form.cleaned_data["reason"], registered=form.cleaned_data["registered"],
-            update_dns=form.cleaned_data.get("update_dns"), form=form.entered(), **form.action_values()), form)
+            update_dns=form.cleaned_data.get("update_dns"), **form.action_values()), form)
         if job:
             return to_job(request, job)
     return form_page(request, "ha/member_form.html", {
@@ -89,12 +90,19 @@ def member_edit(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)
     form = MemberForm(posted(request), instance=member, cluster=member.cluster)
     if request.method == "POST" and form.is_valid():
-        result = attempt(request, lambda: actions.edit_member(
-            actor(request), member, reason=form.cleaned_data["reason"], **form.action_values()) or "saved", form)
-        if result == "saved":
+        saved: list[bool] = []
+
+        def edit() -> Job | None:
+            job = actions.edit_member(actor(request), member, reason=form.cleaned_data["reason"],
+                                      **form.action_values())
+            saved.append(True)
+            return job
+
+        job = attempt(request, edit, form)
+        if job:
+            return to_job(request, job)
+        if saved:
             return go(request, member.cluster.get_absolute_url())
-        if result:
-            return to_job(request, result)
     return form_page(request, "ha/member_form.html", {
         "form": form, "cluster": member.cluster, "member": member,
         "cli": f"ha member edit {member.cluster.name} {member.name} [--priority N] [--address ADDR] ...",

@@ -404,12 +404,12 @@ class Command(BaseCommand):
         values = self.member_values(options)
         if action == "edit":
             member = self.member(cluster, options["name"])
-            job = actions.edit_member(actor(), member, reason=options["reason"], registered=options["registered"],
-                                      **values)
-            if job is None:
+            priority_job = actions.edit_member(actor(), member, reason=options["reason"],
+                                               registered=options["registered"], **values)
+            if priority_job is None:
                 self.stdout.write(f"saved {member.name}")
             else:
-                self.run(job)
+                self.run(priority_job)
             return
         values.setdefault("platform", values["credential"].platform if values.get("credential") else "linux")
         if options["accept_host_key"]:
@@ -429,44 +429,27 @@ class Command(BaseCommand):
 
     def member_show(self, member: Member, json: bool, **options) -> None:
         page = display.member_page(member)
-        diff = page["diff"]
-        reference = page["reference"]
-        found = page["findings"]
-        data = {
-            "name": member.name, "cluster": member.cluster.name, "priority": member.priority, "address": member.address,
-            "state": "maintenance" if page["in_maintenance"] else member.state, "reason": member.state_reason,
-            "login": f"credential {member.credential.name}" if member.credential else f"own ({member.username})",
-            "version": member.version, "clock_skew": member.clock_skew, "heartbeat": member.heartbeat_settings,
-            "name_on_host": found.get("name_on_host"), "format": found.get("format"),
-            "database": {"type": found.get("database_type"), "server": found.get("DatabaseServer"),
-                         "username": found.get("DatabaseUsername"), "password": page["database_password"]},
-            "windows_service": found.get("windows_service"),
-            "overrides": {name: command for name, command, _ in page["overrides"]},
-            "drift": [d.as_dict() for d in page["drift"]],
-            "backups": [b["name"] for b in page["backups"]],
-            "jobs": [f"#{job.pk} {job.title} ({job.status})" for job in page["jobs"]],
-            "reference": reference.name if reference else None,
-            "preferences": member.preferences_masked,
-            "diff": [f"{line.kind} {line.text}" for line in diff] if diff is not None else None,
-        }
+        data = display.member_facts(member, page)
         if json:
             self.stdout.write(as_json(data))
             return
         self.stdout.write(f"{member.name} ({member.cluster.name}): {data['state'].upper()}"
                           + (f" ({member.state_reason})" if member.state_reason else ""))
+        shown = {**data, "overrides": {o["name"]: o["command"] for o in data["overrides"]},
+                 "backups": [b["name"] for b in data["backups"]]}
         for key in ("priority", "address", "login", "version", "clock_skew", "heartbeat", "name_on_host", "format",
                     "database", "windows_service", "overrides", "backups"):
-            if data[key] not in (None, "", {}, []):
-                self.stdout.write(f"  {key.replace('_', ' ')}: {data[key]}")
+            if shown[key] not in (None, "", {}, []):
+                self.stdout.write(f"  {key.replace('_', ' ')}: {shown[key]}")
         for difference in page["drift"]:
             self.stdout.write(f"  drift: {difference.describe()}")
         for job in data["jobs"]:
-            self.stdout.write(f"  job {job}")
-        if diff is not None:
-            self.stdout.write(f"preferences.cfg (masked) against {reference.name if reference else '-'}'s, "
+            self.stdout.write(f"  job #{job['id']} {job['title']} ({job['status']})")
+        if data["diff"] is not None:
+            self.stdout.write(f"preferences.cfg (masked) against {data['reference'] or '-'}'s, "
                               "ClusterMemberName aside:")
-            for line in diff:
-                self.stdout.write(f"  {line.kind} {line.text}")
+            for line in data["diff"]:
+                self.stdout.write(f"  {line['kind']} {line['text']}")
         elif member.preferences_masked:
             self.stdout.write("preferences.cfg (masked):")
             self.stdout.write(member.preferences_masked.rstrip())
@@ -653,7 +636,7 @@ class Command(BaseCommand):
 
     def fix_dns(self, cluster: Cluster, yes: bool, reason: str) -> None:
         """Show the plan, ask (deletions included) unless --yes, then run the job here."""
-        plan = actions.plan_dns(cluster)
+        plan = actions.plan_dns(cluster, actor=actor(), reason=reason)
         self.stdout.write(f"{cluster.dns_name} on {cluster.dns_server} now: {plan.before.describe()}")
         for note in plan.notes:
             self.stdout.write(f"  {note}")
