@@ -134,3 +134,29 @@ def test_the_api_shows_no_secret_of_a_member_added_or_edited(debug, forced, admi
     member = Member.objects.create(cluster=cluster, name="central2", priority=20, address="192.0.2.11")
     edited = api.patch(f"/api/members/{member.pk}/", secrets, format=fmt)
     assert_no_secret(edited, *key_lines(client_key))
+
+
+@pytest.mark.parametrize("form_encoded", [False, True])
+def test_the_api_shows_no_secret_of_a_credential_or_a_tsig_key_saved(debug, admin, cluster, client_key, monkeypatch,
+                                                                  form_encoded):
+    from hacontrol.ha.models import Credential
+
+    monkeypatch.setattr(random_secrets, "token_urlsafe", lambda size: TOKEN.removeprefix("hac_"))
+    ApiToken.issue(admin, "tests")
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("forced failure for the debug page test")
+
+    monkeypatch.setattr(AuditEvent, "record", fail)
+    fmt = "multipart" if form_encoded else "json"
+    login = {"kind": "ssh-key", "username": "root", "private_key": client_key.read_text(),
+             "key_passphrase": PASSPHRASE, "password": PASSWORD}
+    assert_no_secret(api.post("/api/credentials/", {"name": "hosts", **login}, format=fmt), *key_lines(client_key))
+    saved = Credential.objects.create(name="saved", kind="ssh-key", username="root")
+    assert_no_secret(api.patch(f"/api/credentials/{saved.pk}/", login, format=fmt), *key_lines(client_key))
+    dns = {"dns_zone": "example.com", "dns_server": "192.0.2.53", "dns_key_name": "hacontrol",
+           "dns_key_algorithm": "hmac-sha256", "dns_key_secret": TSIG}
+    assert_no_secret(api.post("/api/clusters/", {"name": "lab", **dns}, format=fmt))
+    assert_no_secret(api.patch(f"/api/clusters/{cluster.pk}/", dns, format=fmt))
