@@ -106,6 +106,26 @@ def test_rotating_keys_covers_the_snapshots_a_running_job_keeps(cluster, setting
         fernet.cache_clear()
 
 
+def test_a_console_moves_off_the_key_derived_from_secret_key_once(secret_member, settings):
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management.base import CommandError
+
+    settings.HACONTROL_SECRET_KEYS = []
+    fernet.cache_clear()
+    try:
+        with pytest.raises(CommandError, match="set HACONTROL_SECRET_KEY first"):
+            call_command("ha", "rotate-keys")
+        Member.objects.filter(pk=secret_member.pk).update(password=PASSWORD)  # encrypted with the derived key
+        settings.HACONTROL_SECRET_KEYS = [Fernet.generate_key().decode()]
+        fernet.cache_clear()
+        with pytest.raises(ImproperlyConfigured, match="cannot be decrypted"):
+            Member.objects.get(pk=secret_member.pk)
+        call_command("ha", "rotate-keys", "--from-secret-key", stdout=io.StringIO())
+        assert Member.objects.get(pk=secret_member.pk).password == PASSWORD, "readable with the new key alone"
+    finally:
+        fernet.cache_clear()
+
+
 def _derived() -> str:
     import base64
     import hashlib

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from hacontrol.ha import actions, display
 from hacontrol.ha.errors import Refused
+from hacontrol.ha.fields import derived_key, fernet
 from hacontrol.ha.jobs import run_here
 from hacontrol.ha.models import ApiToken, AuditEvent, Cluster, Credential, CredentialKind, Job, JobStatus, Member
 from hacontrol.ha.probe import check_dns, probe_cluster, read_backup
@@ -204,7 +206,10 @@ class Command(BaseCommand):
         token_list.add_argument("--json", action="store_true")
         token_revoke = token_sub.add_parser("revoke")
         token_revoke.add_argument("id", type=int)
-        sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
+        rotate = sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
+        rotate.add_argument("--from-secret-key", action="store_true",
+                            help="also read what was encrypted with the key derived from SECRET_KEY (before "
+                                 "HACONTROL_SECRET_KEY was set)")
         sub.add_parser("new-key", help="print a new key for HACONTROL_SECRET_KEY")
         sub.add_parser("worker", help="run the background worker and the state monitor (same as `manage.py worker`)")
 
@@ -811,9 +816,25 @@ class Command(BaseCommand):
 
     # keys and the worker ------------------------------------------------------------------------
 
-    def do_rotate_keys(self, **options):
+    def do_rotate_keys(self, from_secret_key: bool = False, **options):
         """Every secret is decrypted with whichever configured key works and saved again, which
-        encrypts it with the first (newest) key; afterwards the old keys can be dropped."""
+        encrypts it with the first (newest) key; afterwards the old keys can be dropped. With
+        ``from_secret_key`` the key derived from SECRET_KEY decrypts too, for this run only."""
+        if not settings.HACONTROL_SECRET_KEYS:
+            raise CommandError("set HACONTROL_SECRET_KEY first (`ha new-key` prints one): it is the key to "
+                               "re-encrypt with")
+        if not from_secret_key:
+            return self.rotate_keys()
+        keys = settings.HACONTROL_SECRET_KEYS
+        settings.HACONTROL_SECRET_KEYS = [*keys, derived_key()]
+        fernet.cache_clear()
+        try:
+            self.rotate_keys()
+        finally:
+            settings.HACONTROL_SECRET_KEYS = keys
+            fernet.cache_clear()
+
+    def rotate_keys(self) -> None:
         secrets = ["password", "private_key", "key_passphrase"]
         members = saved = clusters = vaults = 0
         with transaction.atomic():
