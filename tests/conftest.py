@@ -212,15 +212,26 @@ def add_member(cluster: Cluster, host: SSHHost, key: Path, name: str, micetro: M
 WINDOWS_PASSWORD = "Winrm-Pass-8311"
 
 
-def make_windows_host(root: Path, store: CentralStore, address: str, *, https: bool = False, **options):
+def make_windows_host(root: Path, store: CentralStore, address: str, *, https: bool = False,
+                      username: str = "Administrator", preferences: str | None = None, **options):
     """An emulated Windows host whose Central is the simulator (sharing the Linux hosts' database),
-    with PostgreSQL preferences (CRLF, as Windows writes them), reachable over WS-Management."""
-    host = WindowsHost(root, central_factory=simulator_factory(store, listen=(address, 1231)), central_running=False,
-                       **options)
+    with PostgreSQL preferences (CRLF, as Windows writes them), reachable over WS-Management as
+    ``username``. ``preferences`` moves Central's preferences.cfg elsewhere (a Windows path)."""
+    factory = simulator_factory(store, listen=(address, 1231))
+    if preferences is not None:
+        from tests.hosts import central as simulator
+
+        def factory(host):  # the simulator reads the file where the test put it
+            return simulator.CentralInstance(host.path(preferences), host.data_dir, store, host.version or "",
+                                             (address, 1231), host.clock_offset, host=host.hostname)
+
+    host = WindowsHost(root, central_factory=factory, central_running=False, **options)
     if options.get("central_installed", True):
-        host.preferences.write_bytes(INITIAL_PREFERENCES.replace("\n", "\r\n").encode())
+        target = host.preferences if preferences is None else host.path(preferences)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(INITIAL_PREFERENCES.replace("\n", "\r\n").encode())
         assert host.service_start(host.service_name) == 0
-    server = WinRMServer(host, address, password=WINDOWS_PASSWORD, https=https).start()
+    server = WinRMServer(host, address, username=username, password=WINDOWS_PASSWORD, https=https).start()
     host.server = server  # type: ignore[attr-defined]
     return host
 

@@ -288,8 +288,8 @@ def through_the_api(client, case: Case, world) -> dict:
     else:
         kind = "multipart" if "installer" in values else "json"
         response = getattr(client, method)(fill(path, world), values, format=kind)
-    # 502: the DNS server could not be read.
-    assert response.status_code in (400, 409, 502), response.content
+    # 413: an installer over the size limit; 502: the DNS server could not be read.
+    assert response.status_code in (400, 409, 413, 502), response.content
     return response.json()
 
 

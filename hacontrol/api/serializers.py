@@ -72,19 +72,20 @@ class MemberSerializer(serializers.ModelSerializer):
 
     url = serializers.HyperlinkedIdentityField(view_name="api:member-detail")
     state = serializers.SerializerMethodField(help_text="As the panel shows it: Maintenance while a job works on it")
-    host_key_fingerprint = serializers.CharField(read_only=True)
+    host_key_fingerprint = serializers.CharField(
+        read_only=True, help_text="The pinned SSH host key's fingerprint (Windows: the pinned TLS certificate's)")
     presented_key_fingerprint = serializers.CharField(
-        read_only=True, help_text="A new key the host presented; accept it with accept-host-key")
+        read_only=True, help_text="A new key (or WinRM TLS certificate) the host presented; accept it with "
+                                  "accept-host-key")
     clock_skew_warning = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = Member
         fields = ["id", "url", "cluster", "name", "priority", "address", "port", "platform", "credential", "username",
-                  "use_sudo",
-                  "preferences_path", "winrm_https", "winrm_auth", "winrm_allow_http_basic", "commands",
-                  "registered", "state", "state_reason", "version", "clock_skew", "clock_skew_warning",
-                  "heartbeat_settings", "last_checked", "last_seen", "last_error", "host_key_fingerprint",
-                  "presented_key_fingerprint"]
+                  "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_certificate",
+                  "winrm_allow_http_basic", "commands", "registered", "state", "state_reason", "version", "clock_skew",
+                  "clock_skew_warning", "heartbeat_settings", "last_checked", "last_seen", "last_error",
+                  "host_key_fingerprint", "presented_key_fingerprint"]
 
     @extend_schema_field(serializers.ChoiceField(choices=State.choices))
     def get_state(self, member: Member) -> str:
@@ -340,6 +341,7 @@ class MemberFields(ReasonInput):
     winrm_https = flag()
     winrm_auth = text(help_text="ntlm, kerberos or basic")
     winrm_ca_file = text()
+    winrm_certificate = text(help_text="SHA256 fingerprint of the WinRM HTTPS listener's certificate, to pin")
     winrm_allow_http_basic = flag()
     commands = serializers.JSONField(required=False, help_text="Overrides of the platform's commands")
 
@@ -400,7 +402,7 @@ class CredentialEditInput(CredentialInput, ReasonInput):
 
 
 class AcceptKeyInput(ReasonInput):
-    fingerprint = text(help_text="The SHA256 fingerprint of the presented key you checked")
+    fingerprint = text(help_text="The SHA256 fingerprint of the presented key (or TLS certificate) you checked")
 
 
 class TuneInput(ReasonInput):

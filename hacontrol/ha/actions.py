@@ -41,7 +41,6 @@ from hacontrol.ha.models import (
 )
 from hacontrol.lib import central, dnsupdate
 from hacontrol.lib.dnsupdate import DnsUpdateError, Plan
-from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint
 from hacontrol.lib.installers import InstallerError, inspect_installer, version_from_name
 
 CLUSTER_FIELDS = (
@@ -53,7 +52,7 @@ CLUSTER_SECRET_FIELDS = ("dns_key_secret",)
 MEMBER_FIELDS = (
     "name", "priority", "address", "platform", "port", "credential", "username", "password", "private_key",
     "key_passphrase", "host_key", "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_ca_file",
-    "winrm_allow_http_basic", "commands",
+    "winrm_certificate", "winrm_allow_http_basic", "commands",
 )
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 CREDENTIAL_FIELDS = ("name", "kind", "username", "password", "private_key", "key_passphrase", "use_sudo", "description")
@@ -120,6 +119,7 @@ def cluster_settings(fields: dict) -> dict:
     return settings_given
 
 
+@sensitive_variables()  # the TSIG secret
 def create_cluster(actor: str, **fields) -> Cluster:
     cluster = Cluster(**cluster_settings(fields))
     with audited(actor, "cluster create"):
@@ -135,6 +135,7 @@ def create_cluster(actor: str, **fields) -> Cluster:
     return cluster
 
 
+@sensitive_variables()  # the TSIG secret
 def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -> Cluster:
     """Save a cluster's settings. A TSIG secret left blank keeps the stored one; clearing the zone,
     server and key name turns DNS updates off and forgets the secret too."""
@@ -156,6 +157,7 @@ def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -
     return cluster
 
 
+@sensitive_variables()  # the TSIG key reads the zone
 def plan_dns(cluster: Cluster, *, actor: str = "", reason: str = "") -> Plan:
     """What Fix DNS would change now: the name's records read from the zone's primary server,
     compared with the members' addresses (a member given by host name is resolved, and the plan
@@ -244,6 +246,7 @@ def _source_for_copy(cluster: Cluster) -> Member | None:
     return cluster.active_member or cluster.primary()
 
 
+@sensitive_variables()  # its login's password, key and passphrase
 def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bool = False,
                update_dns: bool | None = None, **fields) -> Job:
     """Record a member and start the job that configures its host (first member: the primary;
@@ -280,6 +283,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
     return job
 
 
+@sensitive_variables()  # its login's password, key and passphrase
 def edit_member(actor: str, member: Member, *, reason: str = "", registered: bool = False, **changes) -> Job | None:
     """Save a member's settings. Blank secrets keep the stored ones; a new name means reconfiguring
     the host (remove and add instead); a new priority is a job, since Micetro's list holds the
@@ -419,25 +423,24 @@ def tune(actor: str, cluster: Cluster, *, interval: int | None, max_downtime: in
 
 
 def accept_host_key(actor: str, member: Member, *, seen_fingerprint: str, reason: str = "") -> tuple[str, str]:
-    """Pin the key the host presented, only if it is the one the administrator saw (its
-    fingerprint); returns the (old, new) fingerprints, both kept in the audit."""
+    """Pin the identity the host presented (an SSH host key, or a WinRM TLS certificate), only if
+    it is the one the administrator saw (its fingerprint); returns the (old, new) fingerprints, both
+    kept in the audit."""
     with audited(actor, "host key accepted", cluster=member.cluster, member_name=member.name, reason=reason):
-        member.refresh_from_db(fields=["host_key", "presented_host_key"])
+        member.refresh_from_db(fields=["host_key", "presented_host_key", "winrm_certificate"])
+        what = member.identity_kind
         if not member.presented_host_key:
-            raise Refused("no-presented-key", f"{member.address} has not presented a new host key", status=409)
-        try:
-            presented = fingerprint(member.presented_host_key)
-        except HostKeyFormatError:
-            presented = member.presented_host_key  # a WinRM certificate fingerprint is kept as such
+            raise Refused("no-presented-key", f"{member.address} has not presented a new {what}", status=409)
+        presented = member.presented_key_fingerprint
         if seen_fingerprint.strip() != presented:
             raise Refused("host-key-changed-again", f"{member.address} now presents {presented}, not the "
                                                     f"{seen_fingerprint.strip() or 'nothing'} you accepted: "
                                                     "compare the new one before accepting it", status=409)
         old = member.host_key_fingerprint
-        member.host_key, member.presented_host_key = member.presented_host_key, ""
-        member.save(update_fields=["host_key", "presented_host_key"])
+        pinned = member.pin_presented()
+        member.save(update_fields=[pinned, "presented_host_key"])
     AuditEvent.record(actor, "host key accepted", cluster=member.cluster, member_name=member.name,
-                      detail=f"old {old or 'none'}, new {presented}", reason=reason)
+                      detail=f"{what}: old {old or 'none'}, new {presented}", reason=reason)
     return old, presented
 
 
@@ -583,8 +586,7 @@ def cancel_job(actor: str, job: Job, *, reason: str = "") -> Job:
 def store_installer(chunks: Iterable[bytes], name: str) -> dict:
     """Stream an installer to HACONTROL_INSTALLER_DIR/<sha256>/<name>, refusing it past
     HACONTROL_MAX_INSTALLER_SIZE, and check it is a Central installer before any host sees it."""
-    directory = Path(settings.HACONTROL_INSTALLER_DIR)
-    staging = directory / "incoming"
+    staging = Path(settings.HACONTROL_INSTALLER_DIR) / "incoming"
     staging.mkdir(parents=True, exist_ok=True)
     partial = staging / f"{timezone.now():%Y%m%d%H%M%S%f}.part"
     digest, size = hashlib.sha256(), 0
@@ -594,20 +596,43 @@ def store_installer(chunks: Iterable[bytes], name: str) -> dict:
                 size += len(chunk)
                 if size > settings.HACONTROL_MAX_INSTALLER_SIZE:
                     raise Refused("installer-too-large", f"{name} is over the {settings.HACONTROL_MAX_INSTALLER_SIZE} "
-                                                         "byte limit (HACONTROL_MAX_INSTALLER_SIZE)", field="installer")
+                                                         "byte limit for an installer (HACONTROL_MAX_INSTALLER_SIZE)",
+                                  field="installer", status=413)
                 digest.update(chunk)
                 handle.write(chunk)
-        safe_name = "".join(c if c in SAFE_NAME_CHARS else "_" for c in Path(name).name) or "installer"
-        try:
-            found = inspect_installer(partial, safe_name)
-        except InstallerError as error:
-            raise Refused("installer-invalid", str(error), field="installer") from None
-        final = directory / digest.hexdigest() / safe_name
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial.replace(final)
+        return _keep_installer(partial, digest.hexdigest(), size, name)
     finally:
         partial.unlink(missing_ok=True)
-    return {"installer_file": str(final), "installer_sha256": digest.hexdigest(), "installer_size": size,
+
+
+def store_uploaded_installer(upload) -> dict:
+    """An installer uploaded through the page or the API. The upload handler
+    (hacontrol.ha.uploads) already streamed it to disk and hashed it: it is checked and moved into
+    place, not copied again; one that came another way is streamed as by :func:`store_installer`."""
+    path = getattr(upload, "path", None)
+    if path is None:
+        return store_installer(upload.chunks(), upload.name)
+    if upload.size > settings.HACONTROL_MAX_INSTALLER_SIZE:
+        raise Refused("installer-too-large", f"{upload.name} is over the {settings.HACONTROL_MAX_INSTALLER_SIZE} "
+                                             "byte limit for an installer (HACONTROL_MAX_INSTALLER_SIZE)",
+                      field="installer", status=413)
+    try:
+        return _keep_installer(Path(path), upload.sha256, upload.size, upload.name)
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def _keep_installer(partial: Path, sha256: str, size: int, name: str) -> dict:
+    """Check a received installer and move it to HACONTROL_INSTALLER_DIR/<sha256>/<name>."""
+    safe_name = "".join(c if c in SAFE_NAME_CHARS else "_" for c in Path(name).name) or "installer"
+    try:
+        found = inspect_installer(partial, safe_name)
+    except InstallerError as error:
+        raise Refused("installer-invalid", str(error), field="installer") from None
+    final = Path(settings.HACONTROL_INSTALLER_DIR) / sha256 / safe_name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial.replace(final)
+    return {"installer_file": str(final), "installer_sha256": sha256, "installer_size": size,
             "installer_name": safe_name, "installer_platform": found.platform, "installer_folder": found.folder,
             "version": found.version}
 

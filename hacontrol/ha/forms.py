@@ -81,7 +81,7 @@ class MemberForm(ActionForm):
         fields = [
             "name", "priority", "address", "platform", "port", "credential", "username", "password",
             "private_key", "key_passphrase", "host_key", "use_sudo", "preferences_path",
-            "winrm_https", "winrm_auth", "winrm_ca_file", "winrm_allow_http_basic", "commands",
+            "winrm_https", "winrm_auth", "winrm_ca_file", "winrm_certificate", "winrm_allow_http_basic", "commands",
         ]
         widgets = {
             "password": forms.PasswordInput(render_value=False),
@@ -93,7 +93,7 @@ class MemberForm(ActionForm):
     # Shown only while the platform they belong to is chosen (app.js); hidden ones are still sent.
     PLATFORM_ONLY = {
         "linux": ["private_key", "key_passphrase", "host_key", "use_sudo"],
-        "windows": ["winrm_https", "winrm_auth", "winrm_ca_file", "winrm_allow_http_basic"],
+        "windows": ["winrm_https", "winrm_auth", "winrm_ca_file", "winrm_certificate", "winrm_allow_http_basic"],
     }
 
     def __init__(self, *args, cluster: Cluster, **kwargs):
@@ -125,6 +125,10 @@ class MemberForm(ActionForm):
         self.fields["host_key"].help_text = (
             "'ssh-ed25519 AAAA…' as in known_hosts (ssh-keyscan prints it). Left empty, the first "
             "attempt stops at the key the host presents and offers it to you to check and pin."
+        )
+        self.fields["winrm_certificate"].help_text = (
+            "Windows over HTTPS: the listener certificate's SHA256 fingerprint. Left empty (and no CA bundle), the "
+            "first attempt stops at the certificate the host presents and offers it to you to check and pin."
         )
         self.fields["commands"].required = False
         self.fields["commands"].label = "Command overrides (JSON)"

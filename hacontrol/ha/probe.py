@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone as django_timezone
 from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.ha.notify import announce
@@ -281,6 +282,7 @@ def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[in
     announce(cluster, "failover", detail, {"member": target, "previous": previous})
 
 
+@sensitive_variables()  # the file as read, before it is masked
 def read_backup(member: Member, name: str) -> str:
     """A backup hacontrol kept on the member's host, read now, with every secret masked. It uses
     a connection of its own, closed at once (a web process keeps none open), and a short time

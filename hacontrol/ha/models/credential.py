@@ -7,6 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.ha.models.choices import CredentialKind, Platform
@@ -27,6 +28,7 @@ SECRETS_OF_KIND = {
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 
 
+@sensitive_variables()
 def secret_values(password: str, key_passphrase: str, private_key: str) -> set[str]:
     """Stored credentials as they could appear in output: whole values, and a key's lines."""
     found = {v for v in (password, key_passphrase) if v and len(v) >= 4}
@@ -107,5 +109,6 @@ class Credential(models.Model):
         if self.kind not in SSH_KINDS:
             self.use_sudo = False
 
+    @sensitive_variables()
     def secret_values(self) -> set[str]:
         return secret_values(self.password, self.key_passphrase, self.private_key)
