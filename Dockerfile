@@ -11,4 +11,6 @@ RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build python manage
     && mkdir -p /app/var/installers && chown nobody /app/var/installers
 USER nobody
 EXPOSE 8000
+# Every start (web, worker, migrate) passes `manage.py check --deploy` first.
+ENTRYPOINT ["/app/scripts/entrypoint"]
 CMD ["gunicorn", "hacontrol.wsgi", "--bind", "0.0.0.0:8000", "--config", "gunicorn.conf.py"]

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean keys
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ var/secret_key:
 	mkdir -p var
 	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	chmod 600 $@
+
+# The credential key a production start requires (HACONTROL_SECRET_KEY_FILE; docker-compose.yml reads
+# var/credentials_key), apart from SECRET_KEY: what `manage.py ha new-key` prints.
+var/credentials_key: | $(VENV)/.installed
+	mkdir -p var
+	umask 077 && $(BIN)/python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())" > $@
+
+keys: var/secret_key var/credentials_key
 
 run: $(VENV)/.installed var/secret_key
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py serve

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from hacontrol.lib.env import envbool, envint, envlist, envnetworks, envsecret, parse_database_url
+from hacontrol.lib.env import envbool, envheader, envint, envlist, envnetworks, envsecret, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -196,10 +196,20 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "hacontrol.ha.models.choices.JobStatus",
         "StepStatusEnum": "hacontrol.ha.models.choices.StepStatus",
         "UpgradeStatusEnum": "hacontrol.ha.models.choices.UpgradeStatus",
+        "JobKindEnum": "hacontrol.ha.models.choices.JobKind",
+        "CredentialKindEnum": "hacontrol.ha.models.choices.CredentialKind",
     },
 }
-# Addresses that may read /metrics without a token (a token works from anywhere).
+# Behind a reverse proxy: the header in which it names the client (X-Forwarded-For, X-Real-IP), believed
+# only from the trusted proxies' addresses (hacontrol.lib.clients). Empty: the connection's own address.
+HACONTROL_PROXY_HEADER = envheader("HACONTROL_PROXY_HEADER")
+HACONTROL_TRUSTED_PROXIES = envnetworks("HACONTROL_TRUSTED_PROXIES", ["127.0.0.0/8", "::1/128"])
+# Addresses that may read /metrics without a token (a token works from anywhere); the client's address
+# as above.
 HACONTROL_METRICS_ALLOW = envnetworks("HACONTROL_METRICS_ALLOW", ["127.0.0.0/8", "::1/128"])
+
+# Error pages (DEBUG) and error reports hide secrets, in DEBUG too (hacontrol.ha.reporting).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "hacontrol.ha.reporting.SecretsHiddenFilter"
 
 LOGGING = {
     "version": 1,

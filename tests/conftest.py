@@ -27,10 +27,23 @@ SSH_HOST_COUNT = 4
 JOB_LEASE = 3
 ROOT = Path(__file__).resolve().parent.parent
 # The loopback network the test hosts live on: two suites on one machine (worktrees) each take their own.
-# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...
+# Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...; with
+# HACONTROL_TEST_NET=127.0.9. they stay inside that suite's own: gw0 127.0.9.x, gw1 127.1.9.x, gw2 127.2.9.x...
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-TEST_NET = os.environ.get("HACONTROL_TEST_NET") or (
-    f"127.0.{20 + int(_WORKER.removeprefix('gw'))}." if _WORKER.startswith("gw") else "127.0.0.")
+_WORKER_NUMBER = int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
+
+
+def _test_net() -> str:
+    chosen = os.environ.get("HACONTROL_TEST_NET")
+    if not chosen:
+        return f"127.0.{20 + _WORKER_NUMBER}." if _WORKER else "127.0.0."
+    if not _WORKER_NUMBER:
+        return chosen
+    first, second, third, *_ = chosen.split(".")
+    return f"{first}.{int(second) + _WORKER_NUMBER}.{third}."
+
+
+TEST_NET = _test_net()
 # Tests on fixed addresses of their own (the simulators' self-tests) or that restart the shared
 # PostgreSQL (the fault campaign) never run beside another of their kind.
 SERIAL_GROUPS = {"tests/sim/": "central-simulator", "tests/windows_sim/": "windows-emulator"}
@@ -44,6 +57,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def loopback(last: int) -> str:
+    """The test network's address ``last``, this test process's own."""
     return f"{TEST_NET}{last}"
 
 
@@ -108,7 +122,7 @@ def central_store(host_base) -> CentralStore:
 
 @pytest.fixture(scope="session")
 def ssh_host_pool(host_base, client_key, central_store):
-    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT, network=TEST_NET)
+    hosts = make_hosts(host_base, central_store, SSH_HOST_COUNT, first=10, network=TEST_NET)
     yield hosts
     close_all()
     for host in hosts:
@@ -198,15 +212,26 @@ def add_member(cluster: Cluster, host: SSHHost, key: Path, name: str, micetro: M
 WINDOWS_PASSWORD = "Winrm-Pass-8311"
 
 
-def make_windows_host(root: Path, store: CentralStore, address: str, *, https: bool = False, **options):
+def make_windows_host(root: Path, store: CentralStore, address: str, *, https: bool = False,
+                      username: str = "Administrator", preferences: str | None = None, **options):
     """An emulated Windows host whose Central is the simulator (sharing the Linux hosts' database),
-    with PostgreSQL preferences (CRLF, as Windows writes them), reachable over WS-Management."""
-    host = WindowsHost(root, central_factory=simulator_factory(store, listen=(address, 1231)), central_running=False,
-                       **options)
+    with PostgreSQL preferences (CRLF, as Windows writes them), reachable over WS-Management as
+    ``username``. ``preferences`` moves Central's preferences.cfg elsewhere (a Windows path)."""
+    factory = simulator_factory(store, listen=(address, 1231))
+    if preferences is not None:
+        from tests.hosts import central as simulator
+
+        def factory(host):  # the simulator reads the file where the test put it
+            return simulator.CentralInstance(host.path(preferences), host.data_dir, store, host.version or "",
+                                             (address, 1231), host.clock_offset, host=host.hostname)
+
+    host = WindowsHost(root, central_factory=factory, central_running=False, **options)
     if options.get("central_installed", True):
-        host.preferences.write_bytes(INITIAL_PREFERENCES.replace("\n", "\r\n").encode())
+        target = host.preferences if preferences is None else host.path(preferences)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(INITIAL_PREFERENCES.replace("\n", "\r\n").encode())
         assert host.service_start(host.service_name) == 0
-    server = WinRMServer(host, address, password=WINDOWS_PASSWORD, https=https).start()
+    server = WinRMServer(host, address, username=username, password=WINDOWS_PASSWORD, https=https).start()
     host.server = server  # type: ignore[attr-defined]
     return host
 

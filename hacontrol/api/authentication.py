@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -15,6 +16,7 @@ class TokenAuthentication(BaseAuthentication):
     """A user's token (see :class:`hacontrol.ha.models.ApiToken`): looked up by its hash, refused
     once expired or revoked, or when its user is disabled. No CSRF check: no cookie is involved."""
 
+    @sensitive_variables("words")  # the token
     def authenticate(self, request):
         words = get_authorization_header(request).split()
         if not words or words[0].lower() not in KEYWORDS:

@@ -1,7 +1,8 @@
 """Every API error as one JSON shape, naming the check that failed: ``{"check", "detail", "field"}``.
 
-An action's refusal keeps its own check, words and status (400 or 409), the same the web and the
-CLI show; REST framework's own errors (sign-in, rights, not found, input of the wrong type) get
+An action's refusal keeps its own check, words and status (400 or 409; 502 when the DNS server
+could not be read), the same the web and the CLI show; a host that could not be read answers 502
+``host-error``; REST framework's own errors (sign-in, rights, not found, input of the wrong type) get
 a check from their code.
 """
 
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from hacontrol.ha.errors import Refused
+from hacontrol.remote import RemoteError
 
 
 def refusal(check: str, detail: str, field: str | None = None, **extra) -> dict:
@@ -25,6 +27,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         errors = getattr(exc, "errors", None)
         body = refusal(exc.check, exc.message, exc.field, **({"errors": errors} if errors else {}))
         return Response(body, status=exc.status)
+    if isinstance(exc, RemoteError):  # a host that could not be read now (a backup, say)
+        return Response(refusal("host-error", str(exc)), status=502)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from rest_framework.exceptions import AuthenticationFailed
 
 from hacontrol.api.authentication import TokenAuthentication
+from hacontrol.ha.access import request_address
 from hacontrol.ha.models import AuditEvent, Cluster, Job, JobKind, JobStatus, Lease, Member, State
 from hacontrol.ha.worker import MONITOR
 
@@ -120,7 +121,7 @@ REGISTRY.register(DatabaseCollector())
 
 def address_allowed(request: HttpRequest) -> bool:
     try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+        address = ipaddress.ip_address(request_address(request))
     except ValueError:
         return False
     return any(address in network for network in settings.HACONTROL_METRICS_ALLOW)

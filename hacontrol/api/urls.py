@@ -12,6 +12,7 @@ app_name = "api"
 router = SimpleRouter()
 router.register("clusters", views.ClusterViewSet, basename="cluster")
 router.register("members", views.MemberViewSet, basename="member")
+router.register("credentials", views.CredentialViewSet, basename="credential")
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("upgrades", views.UpgradeViewSet, basename="upgrade")
 router.register("state-changes", views.StateChangeViewSet, basename="state-change")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework import mixins, status, viewsets
@@ -20,14 +22,17 @@ from rest_framework.reverse import reverse
 from rest_framework.serializers import Serializer
 
 from hacontrol.api import serializers as s
-from hacontrol.ha import actions
+from hacontrol.ha import actions, display, probe
 from hacontrol.ha.jobs import enqueue
-from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStatus, Member, StateChange, Upgrade
+from hacontrol.ha.models import AuditEvent, Cluster, Credential, Job, JobStatus, Member, StateChange, Upgrade
 from hacontrol.ha.tasks import check_dns_task, probe_cluster_task
+from hacontrol.ha.uploads import refusal, stream_installers
 
 # What a change may answer besides its success: the refusal of an action, or of the API itself.
 REFUSALS = {400: s.RefusalSerializer, 403: s.RefusalSerializer, 404: s.RefusalSerializer, 409: s.RefusalSerializer}
 JOB_ACCEPTED = {202: s.JobSerializer, **REFUSALS}
+# A DNS server or a host that could not be read answers 502, naming what went wrong.
+UNREACHABLE = {502: s.RefusalSerializer}
 
 
 class ApiViewSet(viewsets.GenericViewSet):
@@ -40,6 +45,7 @@ class ApiViewSet(viewsets.GenericViewSet):
     def actor(self) -> str:
         return self.request.user.get_username()
 
+    @sensitive_variables()  # a member's password, key and passphrase among them
     def arguments(self, serializer_class: type[Serializer]) -> dict:
         """The request's values, typed by ``serializer_class`` (only those given)."""
         serializer = serializer_class(data=self.request.data, context=self.get_serializer_context())
@@ -64,17 +70,24 @@ class ReadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
 # Clusters ----------------------------------------------------------------------------------------
 
 
-@extend_schema_view(list=extend_schema(summary="Clusters"), retrieve=extend_schema(summary="A cluster"))
+@extend_schema_view(list=extend_schema(summary="Clusters"),
+                    retrieve=extend_schema(summary="A cluster, with the configuration drift between its members"))
+@method_decorator(sensitive_post_parameters("dns_key_secret"), name="dispatch")
 class ClusterViewSet(ReadViewSet):
     queryset = Cluster.objects.with_member_counts().order_by("name")
     serializer_class = s.ClusterSerializer
 
+    def get_serializer_class(self) -> type[s.ClusterSerializer]:
+        return s.ClusterDetailSerializer if self.action == "retrieve" else s.ClusterSerializer
+
     @extend_schema(summary="Create a cluster", request=s.ClusterInput, responses={201: s.ClusterSerializer, **REFUSALS})
+    @sensitive_variables()  # the TSIG secret
     def create(self, request: Request) -> Response:
         cluster = actions.create_cluster(self.actor(), **self.arguments(s.ClusterInput))
         return self.created(self.get_queryset().get(pk=cluster.pk), s.ClusterSerializer)
 
     @extend_schema(summary="Edit a cluster", request=s.ClusterEditInput, responses={200: s.ClusterSerializer, **REFUSALS})
+    @sensitive_variables()  # the TSIG secret
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         actions.edit_cluster(self.actor(), self.get_object(), **self.arguments(s.ClusterEditInput))
         return Response(self.get_serializer(self.get_object()).data)
@@ -97,6 +110,22 @@ class ClusterViewSet(ReadViewSet):
     def dns(self, request: Request, pk: str | None = None) -> Response:
         return self.task_accepted(check_dns_task, "resolving the round-robin DNS name now")
 
+    @extend_schema(summary="Fix DNS, 1: the planned change of the round-robin name, its records read from the zone's "
+                           "primary server now", responses={200: s.DnsPlanSerializer, **REFUSALS, **UNREACHABLE})
+    @action(detail=True, methods=["get"], url_path="dns/plan")
+    @sensitive_variables()  # the TSIG key reads the zone
+    def dns_plan(self, request: Request, pk: str | None = None) -> Response:
+        cluster = self.get_object()
+        return Response(s.DnsPlanSerializer(s.dns_plan(cluster, actions.plan_dns(cluster))).data)
+
+    @extend_schema(summary="Fix DNS, 2: the job that sends the plan as one signed update (only if the plan is still "
+                           "the one seen; deletions need confirm_deletions)", request=s.DnsFixInput,
+                   responses={**JOB_ACCEPTED, **UNREACHABLE})
+    @action(detail=True, methods=["post"], url_path="dns/fix")
+    @sensitive_variables()  # the TSIG key reads the zone
+    def dns_fix(self, request: Request, pk: str | None = None) -> Response:
+        return self.job_accepted(actions.fix_dns(self.actor(), self.get_object(), **self.arguments(s.DnsFixInput)))
+
     @extend_schema(summary="HA tuning: write the heartbeat settings to every member (a job)", request=s.TuneInput,
                    responses=JOB_ACCEPTED)
     @action(detail=True, methods=["post"])
@@ -118,26 +147,25 @@ class ClusterViewSet(ReadViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Members, with their states"), retrieve=extend_schema(summary="A member"))
+@method_decorator(sensitive_post_parameters("password", "private_key", "key_passphrase"), name="dispatch")
 class MemberViewSet(ReadViewSet):
     queryset = Member.objects.defer("password", "private_key", "key_passphrase", "findings")
     serializer_class = s.MemberSerializer
-    filterset_fields = ["cluster", "name"]
+    filterset_fields = ["cluster", "name", "credential"]
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "maintenance": Job.objects.members_in_maintenance()}
 
     @extend_schema(summary="Add a member: records it and starts the job that configures its host",
                    request=s.MemberAddInput, responses=JOB_ACCEPTED)
+    @sensitive_variables()
     def create(self, request: Request) -> Response:
         values = self.arguments(s.MemberAddInput)
-        cluster, registered, reason = values.pop("cluster"), values.pop("registered", False), values.pop("reason", "")
-        # Kept so a failed add can be tried again from its job page (secrets excepted).
-        entered = {k: v for k, v in values.items() if k not in actions.SECRET_FIELDS}
-        return self.job_accepted(actions.add_member(self.actor(), cluster, reason=reason, registered=registered,
-                                                    form=entered, **values))
+        return self.job_accepted(actions.add_member(self.actor(), values.pop("cluster"), **values))
 
     @extend_schema(summary="Edit a member (a new priority is a job: 202)", request=s.MemberEditInput,
                    responses={200: s.MemberSerializer, **JOB_ACCEPTED})
+    @sensitive_variables()
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         values = self.arguments(s.MemberEditInput)
         member = self.get_object()
@@ -172,6 +200,74 @@ class MemberViewSet(ReadViewSet):
         old, new = actions.accept_host_key(self.actor(), self.get_object(),
                                            seen_fingerprint=values.get("fingerprint", ""), reason=values.get("reason", ""))
         return Response({"old": old, "new": new})
+
+    @extend_schema(summary="What the member's page shows: findings, overrides, masked preferences and their diff "
+                           "against the Active member's, drift, backups, timeline, jobs",
+                   responses={200: s.MemberDetailsSerializer, **REFUSALS})
+    @action(detail=True, methods=["get"])
+    def details(self, request: Request, pk: str | None = None) -> Response:
+        member = Member.objects.select_related("cluster", "credential").get(pk=self.get_object().pk)
+        return Response(s.MemberDetailsSerializer(display.member_facts(member)).data)
+
+    @extend_schema(summary="One backup of preferences.cfg on the member's host, read now, every secret masked",
+                   responses={200: s.BackupSerializer, **REFUSALS, **UNREACHABLE})
+    @action(detail=True, methods=["get"], url_path=r"backups/(?P<name>[^/]+)")
+    @sensitive_variables()  # the file as read, before it is masked
+    def backup(self, request: Request, name: str, pk: str | None = None) -> Response:
+        member = Member.objects.select_related("credential").get(pk=self.get_object().pk)
+        return Response({"name": name, "text": probe.read_backup(member, name)})
+
+    @extend_schema(summary="Restore a backup: it becomes the member's preferences.cfg (the current file backed up "
+                           "first), Central restarts and is checked (a job)", request=s.RestoreInput,
+                   responses=JOB_ACCEPTED)
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str | None = None) -> Response:
+        values = self.arguments(s.RestoreInput)
+        return self.job_accepted(actions.restore_backup(self.actor(), self.get_object(), backup=values.get("backup", ""),
+                                                        reason=values.get("reason", "")))
+
+
+# Credentials --------------------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="Saved credentials, with the members using each"),
+                    retrieve=extend_schema(summary="A saved credential and where it is used"))
+@method_decorator(sensitive_post_parameters("password", "private_key", "key_passphrase"), name="dispatch")
+class CredentialViewSet(ReadViewSet):
+    queryset = Credential.objects.all()
+    serializer_class = s.CredentialSerializer
+
+    def get_queryset(self) -> QuerySet[Credential]:
+        # Changed or deleted by an action: the whole credential; shown: what it stores, not its secrets.
+        return self.shown() if self.action in ("list", "retrieve") else self.queryset
+
+    @staticmethod
+    def shown() -> QuerySet[Credential]:
+        users = Member.objects.select_related("cluster").only("name", "credential_id", "cluster__name")
+        return (Credential.objects.with_use_counts().with_secrets_stored().order_by("name")
+                .prefetch_related(Prefetch("members", users.order_by("cluster__name", "priority"))))
+
+    @extend_schema(summary="Save a credential for members to use (secrets write-only)", request=s.CredentialInput,
+                   responses={201: s.CredentialSerializer, **REFUSALS})
+    @sensitive_variables()
+    def create(self, request: Request) -> Response:
+        credential = actions.create_credential(self.actor(), **self.arguments(s.CredentialInput))
+        return self.created(self.shown().get(pk=credential.pk), s.CredentialSerializer)
+
+    @extend_schema(summary="Edit a credential: every member using it uses the new one from its next connection on "
+                           "(secrets left out stay)", request=s.CredentialEditInput,
+                   responses={200: s.CredentialSerializer, **REFUSALS})
+    @sensitive_variables()
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        credential = actions.edit_credential(self.actor(), self.get_object(), **self.arguments(s.CredentialEditInput))
+        return Response(self.get_serializer(self.shown().get(pk=credential.pk)).data)
+
+    @extend_schema(summary="Delete an unused credential (refused naming the members that use it)",
+                   responses={204: None, **REFUSALS},
+                   parameters=[OpenApiParameter("reason", str, description="Kept in the audit log")])
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        actions.delete_credential(self.actor(), self.get_object(), reason=request.query_params.get("reason", ""))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Jobs --------------------------------------------------------------------------------------------
@@ -214,13 +310,23 @@ class UpgradeViewSet(ReadViewSet):
     serializer_class = s.UpgradeSerializer
     filterset_fields = ["cluster", "status"]
 
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if self.action == "create":
+            stream_installers(request)
+        return drf_request
+
     @extend_schema(summary="Start an upgrade with an uploaded installer or one already on the hosts",
                    request={"multipart/form-data": s.UpgradeInput, "application/json": s.UpgradeInput},
-                   responses={201: s.UpgradeSerializer, **REFUSALS})
+                   responses={201: s.UpgradeSerializer, 413: s.RefusalSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
+        request.data  # noqa: B018 - the body streams through InstallerUploadHandler first
+        too_large = refusal(request)
+        if too_large:
+            raise too_large
         values = self.arguments(s.UpgradeInput)
         upload = values.get("installer")
-        stored = actions.store_installer(upload.chunks(), upload.name) if upload else None
+        stored = actions.store_uploaded_installer(upload) if upload else None
         upgrade = actions.start_upgrade(self.actor(), values["cluster"], installer=stored,
                                         installer_host_path=values.get("installer_host_path", ""),
                                         target_version=values.get("target_version", ""))

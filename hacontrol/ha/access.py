@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
+
+from hacontrol.lib.clients import client_address, meta_key
 
 ADMIN_GROUP = "HA administrators"
 ADMINS_ONLY = "Only HA administrators may change clusters."
@@ -35,3 +38,13 @@ def admin_required(view):
 def access_context(request) -> dict:
     user = getattr(request, "user", None)
     return {"is_admin": bool(user) and is_admin(user)}
+
+
+def request_address(request) -> str:
+    """The address the request comes from: the client's, read from the trusted proxy's header
+    when HACONTROL_PROXY_HEADER is set (see hacontrol.lib.clients)."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    header = settings.HACONTROL_PROXY_HEADER
+    if not header:
+        return remote
+    return client_address(remote, request.META.get(meta_key(header)), settings.HACONTROL_TRUSTED_PROXIES)

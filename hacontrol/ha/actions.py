@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from django.conf import settings
@@ -41,7 +41,6 @@ from hacontrol.ha.models import (
 )
 from hacontrol.lib import central, dnsupdate
 from hacontrol.lib.dnsupdate import DnsUpdateError, Plan
-from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint
 from hacontrol.lib.installers import InstallerError, inspect_installer, version_from_name
 
 CLUSTER_FIELDS = (
@@ -53,7 +52,7 @@ CLUSTER_SECRET_FIELDS = ("dns_key_secret",)
 MEMBER_FIELDS = (
     "name", "priority", "address", "platform", "port", "credential", "username", "password", "private_key",
     "key_passphrase", "host_key", "use_sudo", "preferences_path", "winrm_https", "winrm_auth", "winrm_ca_file",
-    "winrm_allow_http_basic", "commands",
+    "winrm_certificate", "winrm_allow_http_basic", "commands",
 )
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 CREDENTIAL_FIELDS = ("name", "kind", "username", "password", "private_key", "key_passphrase", "use_sudo", "description")
@@ -102,11 +101,27 @@ def clean(instance, exclude: Iterable[str] = ()) -> None:
 
 # Clusters -------------------------------------------------------------------------------------
 
+def cluster_settings(fields: dict) -> dict:
+    """The cluster settings given, as every door gives them: one left empty (None, or an empty
+    port or choice, as a form sends a field it shows blank) takes the model's default, on create
+    and on edit alike; None for a setting without a default is not given."""
+    settings_given = {}
+    for name, value in fields.items():
+        if name not in CLUSTER_FIELDS:
+            continue
+        model_field = Cluster._meta.get_field(name)
+        assert isinstance(model_field, models.Field)
+        if value is None or (value == "" and model_field.has_default()):
+            if not model_field.has_default():
+                continue
+            value = model_field.get_default()
+        settings_given[name] = value
+    return settings_given
+
+
+@sensitive_variables()  # the TSIG secret
 def create_cluster(actor: str, **fields) -> Cluster:
-    # A setting left out (None, or an empty choice) takes the model's default.
-    defaults = {field.name for field in Cluster._meta.concrete_fields if field.has_default()}
-    cluster = Cluster(**{k: v for k, v in fields.items() if k in CLUSTER_FIELDS and v is not None
-                         and not (v == "" and k in defaults)})
+    cluster = Cluster(**cluster_settings(fields))
     with audited(actor, "cluster create"):
         clean(cluster)
         if Cluster.objects.filter(name=cluster.name).exists():
@@ -120,14 +135,15 @@ def create_cluster(actor: str, **fields) -> Cluster:
     return cluster
 
 
+@sensitive_variables()  # the TSIG secret
 def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -> Cluster:
     """Save a cluster's settings. A TSIG secret left blank keeps the stored one; clearing the zone,
     server and key name turns DNS updates off and forgets the secret too."""
-    changes = {k: v for k, v in changes.items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
+    changes = {k: v for k, v in cluster_settings(changes).items() if not (k in CLUSTER_SECRET_FIELDS and not v)}
     updates_off = all(not changes.get(k, getattr(cluster, k)) for k in ("dns_zone", "dns_server", "dns_key_name"))
     if updates_off and cluster.dns_key_secret:
         changes["dns_key_secret"] = ""
-    changed = [k for k, v in changes.items() if k in CLUSTER_FIELDS and getattr(cluster, k) != v]
+    changed = [k for k, v in changes.items() if getattr(cluster, k) != v]
     with audited(actor, "cluster edit", cluster=cluster, reason=reason):
         for name in changed:
             setattr(cluster, name, changes[name])
@@ -141,19 +157,24 @@ def edit_cluster(actor: str, cluster: Cluster, *, reason: str = "", **changes) -
     return cluster
 
 
-def plan_dns(cluster: Cluster) -> Plan:
+@sensitive_variables()  # the TSIG key reads the zone
+def plan_dns(cluster: Cluster, *, actor: str = "", reason: str = "") -> Plan:
     """What Fix DNS would change now: the name's records read from the zone's primary server,
     compared with the members' addresses (a member given by host name is resolved, and the plan
-    says so). Only reads; refused when updates are not set up or the records cannot be read."""
-    if not cluster.dns_updates_on:
-        raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server and "
-                                         "the TSIG key (Edit cluster) so hacontrol may change the name", status=409)
-    members = list(cluster.members.order_by("priority").values_list("name", "address"))
-    try:
-        before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
-        return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
-    except DnsUpdateError as error:
-        raise Refused("dns-unreadable", str(error), status=502) from None
+    says so). Only reads; refused when updates are not set up or the records cannot be read.
+    Read as the first half of a fix (the CLI shows the plan, then asks: ``actor`` given), a
+    refusal is audited as the fix's."""
+    with audited(actor, "dns fix", cluster=cluster, reason=reason) if actor else nullcontext():
+        if not cluster.dns_updates_on:
+            raise Refused("dns-updates-off", f"{cluster.name} has no DNS update settings: set the zone, the server "
+                                             "and the TSIG key (Edit cluster) so hacontrol may change the name",
+                          status=409)
+        members = list(cluster.members.order_by("priority").values_list("name", "address"))
+        try:
+            before = dnsupdate.read(cluster.dns_target(), cluster.dns_name)
+            return dnsupdate.plan_fix(cluster.dns_name, before, members, cluster.host_resolver())
+        except DnsUpdateError as error:
+            raise Refused("dns-unreadable", str(error), status=502) from None
 
 
 def fix_dns(actor: str, cluster: Cluster, *, seen: str = "", confirm_deletions: bool = False,
@@ -225,13 +246,16 @@ def _source_for_copy(cluster: Cluster) -> Member | None:
     return cluster.active_member or cluster.primary()
 
 
+@sensitive_variables()  # its login's password, key and passphrase
 def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bool = False,
-               form: dict | None = None, update_dns: bool | None = None, **fields) -> Job:
+               update_dns: bool | None = None, **fields) -> Job:
     """Record a member and start the job that configures its host (first member: the primary;
     later: a failover). ``registered`` says its name and priority are already in Micetro's HA
     configuration, so the job does not wait for that. ``update_dns`` answers the cluster's
-    'ask' policy: also add its address to the round-robin name."""
+    'ask' policy: also add its address to the round-robin name. What was entered (secrets aside)
+    is kept on the job, so a failed add can be tried again from its page, whichever door asked."""
     values = {k: v for k, v in fields.items() if k in MEMBER_FIELDS and v is not None}
+    entered = {k: v.pk if isinstance(v, Credential) else v for k, v in values.items() if k not in SECRET_FIELDS}
     values.setdefault("priority", cluster.next_priority())
     if values.get("platform") == Platform.WINDOWS:
         values.setdefault("username", "Administrator")
@@ -245,7 +269,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
         first = not cluster.members.exists()
         source = None if first else _source_for_copy(cluster)
         params = {"first": first, "registered": registered, "source": source.pk if source else None,
-                  "form": form or {}, "dns": cluster.updates_member_dns(update_dns)}
+                  "form": entered, "dns": cluster.updates_member_dns(update_dns)}
         try:
             with transaction.atomic():
                 member.save()
@@ -259,6 +283,7 @@ def add_member(actor: str, cluster: Cluster, *, reason: str = "", registered: bo
     return job
 
 
+@sensitive_variables()  # its login's password, key and passphrase
 def edit_member(actor: str, member: Member, *, reason: str = "", registered: bool = False, **changes) -> Job | None:
     """Save a member's settings. Blank secrets keep the stored ones; a new name means reconfiguring
     the host (remove and add instead); a new priority is a job, since Micetro's list holds the
@@ -277,7 +302,7 @@ def edit_member(actor: str, member: Member, *, reason: str = "", registered: boo
         if "commands" in updates and (updates["commands"] or {}) != old_commands and not reason.strip():
             raise Refused("reason-required", "command overrides run as root on the host: give the reason for "
                                              "changing them (it is kept in the audit log)", field="reason")
-        old_login = member.credential.name if member.credential else "its own login"
+        old_login = f"credential {member.credential.name}" if member.credential else "its own login"
         changed = [k for k, v in updates.items() if getattr(member, k) != v]
         for name in changed:
             setattr(member, name, updates[name])
@@ -398,25 +423,24 @@ def tune(actor: str, cluster: Cluster, *, interval: int | None, max_downtime: in
 
 
 def accept_host_key(actor: str, member: Member, *, seen_fingerprint: str, reason: str = "") -> tuple[str, str]:
-    """Pin the key the host presented, only if it is the one the administrator saw (its
-    fingerprint); returns the (old, new) fingerprints, both kept in the audit."""
+    """Pin the identity the host presented (an SSH host key, or a WinRM TLS certificate), only if
+    it is the one the administrator saw (its fingerprint); returns the (old, new) fingerprints, both
+    kept in the audit."""
     with audited(actor, "host key accepted", cluster=member.cluster, member_name=member.name, reason=reason):
-        member.refresh_from_db(fields=["host_key", "presented_host_key"])
+        member.refresh_from_db(fields=["host_key", "presented_host_key", "winrm_certificate"])
+        what = member.identity_kind
         if not member.presented_host_key:
-            raise Refused("no-presented-key", f"{member.address} has not presented a new host key", status=409)
-        try:
-            presented = fingerprint(member.presented_host_key)
-        except HostKeyFormatError:
-            presented = member.presented_host_key  # a WinRM certificate fingerprint is kept as such
+            raise Refused("no-presented-key", f"{member.address} has not presented a new {what}", status=409)
+        presented = member.presented_key_fingerprint
         if seen_fingerprint.strip() != presented:
             raise Refused("host-key-changed-again", f"{member.address} now presents {presented}, not the "
                                                     f"{seen_fingerprint.strip() or 'nothing'} you accepted: "
                                                     "compare the new one before accepting it", status=409)
         old = member.host_key_fingerprint
-        member.host_key, member.presented_host_key = member.presented_host_key, ""
-        member.save(update_fields=["host_key", "presented_host_key"])
+        pinned = member.pin_presented()
+        member.save(update_fields=[pinned, "presented_host_key"])
     AuditEvent.record(actor, "host key accepted", cluster=member.cluster, member_name=member.name,
-                      detail=f"old {old or 'none'}, new {presented}", reason=reason)
+                      detail=f"{what}: old {old or 'none'}, new {presented}", reason=reason)
     return old, presented
 
 
@@ -425,9 +449,7 @@ def restore_backup(actor: str, member: Member, *, backup: str, reason: str = "")
     procedures.members.restore_backup); only a backup the last look found there."""
     cluster = member.cluster
     with audited(actor, "member restore", cluster=cluster, member_name=member.name, reason=reason):
-        if not member.is_backup_name(backup):
-            raise Refused("backup-name", f"{backup!r} is not a copy hacontrol keeps beside "
-                                         f"{member.effective_preferences_path}", field="backup")
+        member.check_backup_name(backup)
         if member.backup(backup) is None:
             raise Refused("backup-unknown", f"the last look at {member.name} found no {backup}: check the member "
                                             "again", status=409)
@@ -564,8 +586,7 @@ def cancel_job(actor: str, job: Job, *, reason: str = "") -> Job:
 def store_installer(chunks: Iterable[bytes], name: str) -> dict:
     """Stream an installer to HACONTROL_INSTALLER_DIR/<sha256>/<name>, refusing it past
     HACONTROL_MAX_INSTALLER_SIZE, and check it is a Central installer before any host sees it."""
-    directory = Path(settings.HACONTROL_INSTALLER_DIR)
-    staging = directory / "incoming"
+    staging = Path(settings.HACONTROL_INSTALLER_DIR) / "incoming"
     staging.mkdir(parents=True, exist_ok=True)
     partial = staging / f"{timezone.now():%Y%m%d%H%M%S%f}.part"
     digest, size = hashlib.sha256(), 0
@@ -575,20 +596,43 @@ def store_installer(chunks: Iterable[bytes], name: str) -> dict:
                 size += len(chunk)
                 if size > settings.HACONTROL_MAX_INSTALLER_SIZE:
                     raise Refused("installer-too-large", f"{name} is over the {settings.HACONTROL_MAX_INSTALLER_SIZE} "
-                                                         "byte limit (HACONTROL_MAX_INSTALLER_SIZE)", field="installer")
+                                                         "byte limit for an installer (HACONTROL_MAX_INSTALLER_SIZE)",
+                                  field="installer", status=413)
                 digest.update(chunk)
                 handle.write(chunk)
-        safe_name = "".join(c if c in SAFE_NAME_CHARS else "_" for c in Path(name).name) or "installer"
-        try:
-            found = inspect_installer(partial, safe_name)
-        except InstallerError as error:
-            raise Refused("installer-invalid", str(error), field="installer") from None
-        final = directory / digest.hexdigest() / safe_name
-        final.parent.mkdir(parents=True, exist_ok=True)
-        partial.replace(final)
+        return _keep_installer(partial, digest.hexdigest(), size, name)
     finally:
         partial.unlink(missing_ok=True)
-    return {"installer_file": str(final), "installer_sha256": digest.hexdigest(), "installer_size": size,
+
+
+def store_uploaded_installer(upload) -> dict:
+    """An installer uploaded through the page or the API. The upload handler
+    (hacontrol.ha.uploads) already streamed it to disk and hashed it: it is checked and moved into
+    place, not copied again; one that came another way is streamed as by :func:`store_installer`."""
+    path = getattr(upload, "path", None)
+    if path is None:
+        return store_installer(upload.chunks(), upload.name)
+    if upload.size > settings.HACONTROL_MAX_INSTALLER_SIZE:
+        raise Refused("installer-too-large", f"{upload.name} is over the {settings.HACONTROL_MAX_INSTALLER_SIZE} "
+                                             "byte limit for an installer (HACONTROL_MAX_INSTALLER_SIZE)",
+                      field="installer", status=413)
+    try:
+        return _keep_installer(Path(path), upload.sha256, upload.size, upload.name)
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def _keep_installer(partial: Path, sha256: str, size: int, name: str) -> dict:
+    """Check a received installer and move it to HACONTROL_INSTALLER_DIR/<sha256>/<name>."""
+    safe_name = "".join(c if c in SAFE_NAME_CHARS else "_" for c in Path(name).name) or "installer"
+    try:
+        found = inspect_installer(partial, safe_name)
+    except InstallerError as error:
+        raise Refused("installer-invalid", str(error), field="installer") from None
+    final = Path(settings.HACONTROL_INSTALLER_DIR) / sha256 / safe_name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial.replace(final)
+    return {"installer_file": str(final), "installer_sha256": sha256, "installer_size": size,
             "installer_name": safe_name, "installer_platform": found.platform, "installer_folder": found.folder,
             "version": found.version}
 

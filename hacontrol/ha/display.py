@@ -63,9 +63,8 @@ def failover_view(cluster: Cluster) -> dict | None:
     return {**failover, "latest_at": datetime.fromtimestamp(failover["latest"], timezone.utc)}
 
 
-def panel(cluster: Cluster, *, fragment: bool = False) -> dict:
-    """Everything the Manage High Availability panel shows; the live ``fragment`` (the members
-    table) needs neither the recent jobs nor the change list."""
+def panel(cluster: Cluster) -> dict:
+    """Everything the Manage High Availability panel shows, all of it refreshed live."""
     members = list(cluster.members.for_display())
     running = cluster.running_job()
     busy = set(running.affected) if running else set()
@@ -81,10 +80,9 @@ def panel(cluster: Cluster, *, fragment: bool = False) -> dict:
         "skewed": [m for m in members if m.clock_skew_warning],
         "failover": failover_view(cluster),
         "insecure": [m for m in members if m.insecure_transport],
+        "recent_jobs": list(cluster.jobs.all()[:5]),
+        "recent_changes": list(StateChange.objects.filter(member__cluster=cluster).select_related("member")[:10]),
     }
-    if not fragment:
-        context["recent_jobs"] = list(cluster.jobs.all()[:5])
-        context["recent_changes"] = list(StateChange.objects.filter(member__cluster=cluster).select_related("member")[:10])
     return context
 
 
@@ -136,6 +134,7 @@ def job_page(job: Job) -> dict:
         "description": REGISTRY[JobKind(job.kind)].description,
         "waiting": next((step for step in steps if step.status == "waiting"), None),
         "deadline": next((step.deadline for step in steps if step.deadline and step.status == "running"), None),
+        "current_step": next((step for step in steps if step.status == "running"), None),
         "can_retry": job.status == "failed" and job.kind == JobKind.ADD and bool(job.params.get("form")),
     }
 
@@ -189,3 +188,34 @@ def _password_note(member: Member, reference: Member | None) -> str:
         return "set (not shown)"
     theirs = (reference.findings.get("secret_digests") or {}).get("databasepassword")
     return f"set (not shown); {'the same as' if theirs == mine else 'different from'} {reference.name}'s"
+
+
+def member_facts(member: Member, page: dict | None = None) -> dict:
+    """A member's page as data, for ``ha member show --json`` and the API: its state, what the
+    last look found (secrets never: the database password is said set or not, and equal to the
+    reference member's or not), the command overrides in force beside the defaults they replace,
+    its preferences.cfg (masked) and the diff against the reference member's (the Active one),
+    the drift that concerns it, the backups on its host, its 7-day timeline and its jobs."""
+    page = page or member_page(member)
+    found, diff, reference = page["findings"], page["diff"], page["reference"]
+    return {
+        "name": member.name, "cluster": member.cluster.name, "priority": member.priority, "address": member.address,
+        "state": "maintenance" if page["in_maintenance"] else member.state, "reason": member.state_reason,
+        "login": f"credential {member.credential.name}" if member.credential else f"own ({member.username})",
+        "version": member.version, "clock_skew": member.clock_skew, "heartbeat": member.heartbeat_settings,
+        "last_checked": member.last_checked, "last_seen": member.last_seen, "last_error": member.last_error,
+        "name_on_host": found.get("name_on_host"), "format": found.get("format"),
+        "database": {"type": found.get("database_type"), "server": found.get("DatabaseServer"),
+                     "username": found.get("DatabaseUsername"), "password": page["database_password"]},
+        "windows_service": found.get("windows_service"),
+        "overrides": [{"name": name, "command": command, "default": default}
+                      for name, command, default in page["overrides"]],
+        "drift": [difference.as_dict() for difference in page["drift"]],
+        "backups": [{"name": b["name"], "size": b.get("size"), "modified": b["modified_at"]} for b in page["backups"]],
+        "timeline": [{"state": s.state, "start": s.start, "end": s.end} for s in page["timeline"]],
+        "jobs": [{"id": job.pk, "title": job.title, "status": job.status, "created": job.created}
+                 for job in page["jobs"]],
+        "reference": reference.name if reference else None,
+        "preferences": member.preferences_masked,
+        "diff": [{"kind": line.kind, "text": line.text} for line in diff] if diff is not None else None,
+    }

@@ -10,17 +10,24 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 PREFIX = "fernet:"
 
 
+def derived_key() -> str:
+    """The key derived from SECRET_KEY, used when no HACONTROL_SECRET_KEY is set: good enough for
+    ``make run``, refused by ``manage.py check --deploy`` (changing SECRET_KEY would make every
+    stored credential unreadable)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(f"hacontrol:{settings.SECRET_KEY}".encode()).digest()).decode()
+
+
 @cache
+@sensitive_variables()
 def fernet() -> MultiFernet:
     """The keys from HACONTROL_SECRET_KEY (first encrypts, all decrypt), or one derived from
     SECRET_KEY when none is set."""
-    keys = settings.HACONTROL_SECRET_KEYS or [
-        base64.urlsafe_b64encode(hashlib.sha256(f"hacontrol:{settings.SECRET_KEY}".encode()).digest()).decode()
-    ]
+    keys = settings.HACONTROL_SECRET_KEYS or [derived_key()]
     try:
         return MultiFernet([Fernet(key) for key in keys])
     except ValueError:
@@ -29,10 +36,12 @@ def fernet() -> MultiFernet:
         ) from None
 
 
+@sensitive_variables()
 def encrypt(value: str) -> str:
     return PREFIX + fernet().encrypt(value.encode()).decode()
 
 
+@sensitive_variables()
 def decrypt(stored: str) -> str:
     if not stored.startswith(PREFIX):
         return stored

@@ -81,7 +81,7 @@ class MemberForm(ActionForm):
         fields = [
             "name", "priority", "address", "platform", "port", "credential", "username", "password",
             "private_key", "key_passphrase", "host_key", "use_sudo", "preferences_path",
-            "winrm_https", "winrm_auth", "winrm_ca_file", "winrm_allow_http_basic", "commands",
+            "winrm_https", "winrm_auth", "winrm_ca_file", "winrm_certificate", "winrm_allow_http_basic", "commands",
         ]
         widgets = {
             "password": forms.PasswordInput(render_value=False),
@@ -90,9 +90,18 @@ class MemberForm(ActionForm):
             "host_key": forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
         }
 
+    # Shown only while the platform they belong to is chosen (app.js); hidden ones are still sent.
+    PLATFORM_ONLY = {
+        "linux": ["private_key", "key_passphrase", "host_key", "use_sudo"],
+        "windows": ["winrm_https", "winrm_auth", "winrm_ca_file", "winrm_certificate", "winrm_allow_http_basic"],
+    }
+
     def __init__(self, *args, cluster: Cluster, **kwargs):
         super().__init__(*args, **kwargs)
         self.cluster = cluster
+        for platform, names in self.PLATFORM_ONLY.items():
+            for name in names:
+                self.fields[name].platform_only = platform  # type: ignore[attr-defined]
         editing = self.instance.pk is not None
         if editing:
             # Renaming means reconfiguring the host: remove the member and add it again.
@@ -117,6 +126,10 @@ class MemberForm(ActionForm):
             "'ssh-ed25519 AAAA…' as in known_hosts (ssh-keyscan prints it). Left empty, the first "
             "attempt stops at the key the host presents and offers it to you to check and pin."
         )
+        self.fields["winrm_certificate"].help_text = (
+            "Windows over HTTPS: the listener certificate's SHA256 fingerprint. Left empty (and no CA bundle), the "
+            "first attempt stops at the certificate the host presents and offers it to you to check and pin."
+        )
         self.fields["commands"].required = False
         self.fields["commands"].label = "Command overrides (JSON)"
         self.fields["commands"].help_text = (
@@ -126,13 +139,6 @@ class MemberForm(ActionForm):
         self.fields["port"].widget.attrs["placeholder"] = "22 (SSH), 5985 (WinRM) or 5986 (WinRM HTTPS)"
         if not editing:
             offer_dns(self, cluster, f"Also add its address to {cluster.dns_name} (the vendor's step 11)")
-
-    def entered(self) -> dict:
-        """What was entered, without secrets and as JSON: kept on an add job so a failed add can
-        be tried again without typing it all."""
-        values = {k: v for k, v in self.action_values().items() if k not in SECRET_FIELDS}
-        values["credential"] = values["credential"].pk if values.get("credential") else None
-        return values
 
     def action_values(self) -> dict:
         """The cleaned values the action takes (secrets left blank on edit are not passed)."""

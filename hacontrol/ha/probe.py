@@ -20,8 +20,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone as django_timezone
 from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
-from hacontrol.ha.errors import Refused
 from hacontrol.ha.models import AuditEvent, Cluster, Member, State, StateChange
 from hacontrol.ha.notify import announce
 from hacontrol.lib import central
@@ -37,6 +37,8 @@ DATABASE_KEYS = ("DatabaseServer", "DatabaseUsername")
 SKEW_RESOLUTION = 0.5
 # Seconds a page may wait for a backup read on demand.
 READ_TIMEOUT = 15
+# Looks probe_cluster takes when others keep saving first.
+RELOOKS = 5
 
 
 @dataclass
@@ -123,8 +125,10 @@ def epoch(moment: datetime | None) -> float | None:
 
 def facts_of(member: Member, seen: Observation | None) -> central.Facts:
     """The facts Central's rules need about ``member``, from one observation."""
+    skew = seen.report.clock_skew if seen is not None and seen.report is not None else None
     known = central.Facts(key=member.pk, name=member.name, priority=member.priority, registered=member.registered,
-                          last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since))
+                          last_valid=epoch(member.last_seen), valid_since=epoch(member.serving_since),
+                          clock_skew=skew if skew is not None else member.clock_skew)
     if seen is None:
         return replace(known, observed=False)
     if seen.report is None:
@@ -143,14 +147,32 @@ def facts_of(member: Member, seen: Observation | None) -> central.Facts:
 
 
 def probe_cluster(cluster: Cluster, *, quiet: set[int] | None = None) -> list[Member]:
-    """Observe and update every member of ``cluster`` now."""
-    return probe_clusters([cluster], quiet=quiet)[cluster.pk]
+    """Observe and update every member of ``cluster`` now, and return the members as this look
+    found them. A look that another one beat to saving is older news and dropped (``record``):
+    its members would still carry the states loaded before it began, so it is taken again. A job
+    deciding on the result (is it Standby yet?) thus never decides on states from before it asked:
+    the monitor's look at a stopped Central, saved just after the job started it, once failed a
+    Set Active whose members were all running again."""
+    for _ in range(RELOOKS):
+        recorded: set[int] = set()
+        members = _probe_clusters([cluster], quiet, recorded)[cluster.pk]
+        if cluster.pk in recorded:
+            return members
+    # Every look of ours was beaten: the states saved meanwhile come from looks that began after
+    # our first one did, which is all a caller needs.
+    cluster.refresh_from_db()
+    return list(Member.objects.filter(cluster=cluster).select_related("cluster"))
 
 
 def probe_clusters(clusters: list[Cluster], *, quiet: set[int] | None = None) -> dict[int, list[Member]]:
     """Observe the members of all ``clusters`` at once (so a hung host in one cluster never
     delays another), then update each cluster whose states nobody saved meanwhile. ``quiet``
     members are being worked on by a job: no alarm is raised about them."""
+    return _probe_clusters(clusters, quiet, set())
+
+
+def _probe_clusters(clusters: list[Cluster], quiet: set[int] | None, recorded: set[int]) -> dict[int, list[Member]]:
+    """probe_clusters, adding to ``recorded`` the clusters whose states this look saved."""
     versions = dict(Cluster.objects.filter(pk__in=[c.pk for c in clusters]).values_list("pk", "state_version"))
     members = list(Member.objects.filter(cluster__in=clusters).select_related("cluster"))
     seen = observe_all(members)
@@ -159,7 +181,8 @@ def probe_clusters(clusters: list[Cluster], *, quiet: set[int] | None = None) ->
         by_cluster[member.cluster_id].append(member)
     for cluster in clusters:
         try:
-            record(cluster, by_cluster[cluster.pk], seen, version=versions.get(cluster.pk, 0), quiet=quiet)
+            if record(cluster, by_cluster[cluster.pk], seen, version=versions.get(cluster.pk, 0), quiet=quiet):
+                recorded.add(cluster.pk)
         except Exception:  # noqa: BLE001 - one cluster's failure must not stop the others
             logger.exception("saving the states of %s failed", cluster.name)
     return by_cluster
@@ -259,12 +282,12 @@ def record_failover(cluster: Cluster, members: list[Member], took_over: tuple[in
     announce(cluster, "failover", detail, {"member": target, "previous": previous})
 
 
+@sensitive_variables()  # the file as read, before it is masked
 def read_backup(member: Member, name: str) -> str:
     """A backup hacontrol kept on the member's host, read now, with every secret masked. It uses
     a connection of its own, closed at once (a web process keeps none open), and a short time
     limit; a failure is the remote layer's error."""
-    if not member.is_backup_name(name):
-        raise Refused("backup-name", f"{name!r} is not a copy hacontrol keeps beside {member.effective_preferences_path}")
+    member.check_backup_name(name)
     host = replace(member.connection_settings(), timeout=min(settings.HACONTROL_COMMAND_TIMEOUT, READ_TIMEOUT))
     connection = open_connection(host)
     try:

@@ -51,6 +51,11 @@ class JobLost(Exception):  # noqa: N818 - a fact about the lease, not an error o
     """Another process recovered this job (our lease expired): stop touching it."""
 
 
+def not_undone(problems: list[str]) -> str:
+    """The tail of a job's error naming what its undo could not put back (empty when all was)."""
+    return "; NOT UNDONE (put it back by hand): " + "; ".join(problems) if problems else ""
+
+
 def redact(text: str, secrets: list[str]) -> str:
     """Hide every stored credential that shows up in a line of output."""
     for secret in secrets:
@@ -158,7 +163,7 @@ class JobRunner:
             problems = self.undo(steps, touched, log_to=recovery)
             recovery.error = "; ".join(problems)
             self.mark(recovery, StepStatus.FAILED if problems else StepStatus.SUCCEEDED)
-            outcome = "; could not restore: " + "; ".join(problems) if problems else "; every host was put back"
+            outcome = not_undone(problems) or "; every host was put back"
             return self.finish(JobStatus.FAILED, f"the process running it ({died}) stopped answering{outcome}")
 
     # The walk -----------------------------------------------------------------------------
@@ -213,9 +218,10 @@ class JobRunner:
                 if step.gate and expected:
                     failed_gates.append(f"{row.name}: {row.error}")
                     continue
-                self.undo(steps, [*done, (index, row)])
+                left = self.undo(steps, [*done, (index, row)])
                 self.skip(rows[index + 1 :])
-                return self.finish(JobStatus.FAILED, f"step {row.position} \"{row.name}\" failed: {row.error}")
+                return self.finish(JobStatus.FAILED, f"step {row.position} \"{row.name}\" failed: {row.error}"
+                                   + not_undone(left))
             self.mark(row, StepStatus.SUCCEEDED)
             done.append((index, row))
         if failed_gates:
@@ -267,10 +273,11 @@ class JobRunner:
             if row.status == StepStatus.RUNNING:
                 row.error = "cancelled while it ran"
                 self.mark(row, StepStatus.FAILED)
-        self.undo(steps, touched)
+        left = self.undo(steps, touched)
         self.skip(rest)
         why = f": {self.job.cancel_reason}" if self.job.cancel_reason else ""
-        return self.finish(JobStatus.CANCELLED, f"cancelled by {self.job.cancel_requested_by or 'an administrator'}{why}")
+        return self.finish(JobStatus.CANCELLED, f"cancelled by {self.job.cancel_requested_by or 'an administrator'}{why}"
+                           + not_undone(left))
 
     def undo(self, steps: list[Step], touched: list[tuple[int, JobStep]], *, log_to: JobStep | None = None) -> list[str]:
         """Undo the steps that ran, newest first, the failed one included (it may have half

@@ -1,29 +1,26 @@
-"""Sign-in with throttling: repeated failures lock a user name (and an address) for a while."""
+"""Sign-in with throttling: repeated failures lock a user name for a while and slow an address down."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.views.decorators.debug import sensitive_variables
 
+from hacontrol.ha.access import request_address
 from hacontrol.ha.models import AuditEvent, SignInFailure
 
 
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")[:45]
-
-
 class ThrottledAuthenticationForm(AuthenticationForm):
+    @sensitive_variables()  # the password, in every frame below (Django's own hide only 'credentials')
     def clean(self):
         username = (self.data.get("username") or "")[:150]
-        address = client_address(self.request)
-        if SignInFailure.too_many(username, address):
+        address = request_address(self.request)[:45]
+        refusal = SignInFailure.refusal(username, address)
+        if refusal:
             AuditEvent.record(username or "anonymous", "sign-in", outcome=AuditEvent.REFUSED,
-                              detail=f"throttled after repeated failures from {address}")
-            raise forms.ValidationError(
-                "Too many failed sign-ins: wait 15 minutes, or ask an administrator to check the audit log.",
-                code="throttled",
-            )
+                              detail=f"throttled after repeated failures (from {address}): {refusal}")
+            raise forms.ValidationError(refusal, code="throttled")
         try:
             return super().clean()
         except forms.ValidationError:

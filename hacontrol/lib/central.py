@@ -118,6 +118,7 @@ class Facts:
     timing: Timing = field(default_factory=Timing)
     last_valid: float | None = None
     valid_since: float | None = None
+    clock_skew: float | None = None
 
     @property
     def since(self) -> float | None:
@@ -285,6 +286,19 @@ def _with_active(active: Facts, facts: list[Facts], valid: list[Facts], states: 
     serving = active.key not in states
     seen = memory.active_seen if memory.active_seen is not None else now
     if serving:
+        ahead = [f for f in valid if f.key != active.key and _lead(f, active) > timing.earliest_failover]
+        if ahead:
+            # ha_tweaks_central: "The local time of the cluster member machines are used to update the
+            # heartbeat timestamp ... It's crucial that the cluster member machines have a synchronized
+            # time." A member whose clock leads the Active one's by more than the allowed downtime
+            # (less a heartbeat) sees its heartbeats as old, and may take over on its own.
+            reason = (f"{', '.join(f.name for f in ahead)}'s clock is ahead of {active.name}'s by more than "
+                      "HeartbeatMaxAllowedDowntime allows: Central may have failed over on its own; hacontrol "
+                      "cannot tell which member is Active")
+            for member in [active, *ahead]:
+                states[member.key] = (UNKNOWN, reason)
+            _standby_all([f for f in valid if f.key not in states], states)
+            return Verdict(states, Memory(), reason + ". Synchronise the clocks.")
         restarted = (memory.active_started is not None and active.started_at is not None
                      and abs(active.started_at - memory.active_started) > SAME_START)
         if memory.down_since is None and not restarted:
@@ -329,7 +343,9 @@ def _with_active(active: Facts, facts: list[Facts], valid: list[Facts], states: 
         return Verdict(states, memory, f"No Active member: Central stopped on {active.name} and no other "
                                        "valid member runs to take over.")
     starts = [f.since for f in valid if f.key in candidates and f.since is not None]
-    latest = max([down_since + timing.latest_failover, *[start + timing.first_check for start in starts]])
+    # A successor whose clock is behind the failed member's sees its last heartbeat as younger.
+    lag = max([0.0, *[-_lead(f, active) for f in valid if f.key in candidates]])
+    latest = max([down_since + timing.latest_failover + lag, *[start + timing.first_check for start in starts]])
     failover = Failover(active.key, candidates, earliest, latest)
     names = _names(candidates, facts)
     if now < latest:
@@ -351,6 +367,13 @@ def _with_active(active: Facts, facts: list[Facts], valid: list[Facts], states: 
     _standby_all([f for f in valid if f.key not in states], states)
     return Verdict(states, Memory(), f"Central failed over from {active.name} to {names}.",
                    took_over=(active.key, candidates))
+
+
+def _lead(member: Facts, other: Facts) -> float:
+    """Seconds ``member``'s clock is ahead of ``other``'s (0 when either is unknown)."""
+    if member.clock_skew is None or other.clock_skew is None:
+        return 0.0
+    return member.clock_skew - other.clock_skew
 
 
 def _names(keys: Iterable[int], facts: list[Facts]) -> str:

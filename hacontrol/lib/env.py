@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -71,6 +72,14 @@ def envnetworks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | i
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {item!r} is not an address or network (e.g. 10.0.0.0/8)") from None
     return networks
+
+
+def envheader(name: str) -> str:
+    """The HTTP header name in variable ``name`` ('' when unset), e.g. X-Forwarded-For."""
+    raw = (os.environ.get(name) or "").strip()
+    if raw and not re.fullmatch(r"[A-Za-z0-9-]+", raw):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a header name (letters, digits and -, e.g. X-Forwarded-For)")
+    return raw
 
 
 ENGINES = {

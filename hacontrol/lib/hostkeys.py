@@ -1,4 +1,5 @@
-"""SSH host keys as administrators paste them ('TYPE BASE64', as in known_hosts), checked early.
+"""SSH host keys as administrators paste them ('TYPE BASE64', as in known_hosts), and WinRM TLS
+certificates by their SHA-256 fingerprint, checked early.
 
 A key is checked when it is entered, so a typo is refused with a clear message in the form, the
 CLI or the API instead of breaking every later connection to the host.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import struct
 
 KEY_TYPES = (
@@ -57,3 +59,15 @@ def fingerprint(line: str) -> str:
     """The SHA256 fingerprint OpenSSH prints for a 'TYPE BASE64' key line."""
     _, blob = parse_host_key(line)
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def normalise_certificate_fingerprint(text: str) -> str:
+    """A TLS certificate's SHA-256 as hacontrol pins it, ``SHA256:`` and 64 upper-case hex digits,
+    from the ways tools print it (``openssl x509 -fingerprint -sha256``: colon-separated; PowerShell's
+    ``Get-FileHash`` or ``certutil``: plain hex, any case; with or without a ``SHA256:`` prefix)."""
+    digits = re.sub(r"^\s*(?:sha-?256\s*(?:fingerprint)?\s*[:=]?)?", "", text, flags=re.IGNORECASE)
+    digits = re.sub(r"[\s:]", "", digits)
+    if not re.fullmatch(r"[0-9A-Fa-f]{64}", digits):
+        raise HostKeyFormatError("give the certificate's SHA-256 as 64 hex digits, e.g. 'SHA256:3F2A…' "
+                                 "(openssl x509 -noout -fingerprint -sha256 prints it)")
+    return "SHA256:" + digits.upper()

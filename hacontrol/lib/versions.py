@@ -26,16 +26,15 @@ def versions_problem(name_a: str, version_a: str, name_b: str, version_b: str) -
     return None
 
 
-def reads_format(version: str) -> str:
-    """The preferences format a Central version reads: 'tags' up to 11.1, 'ini' from 11.2."""
-    return "ini" if parse(version)[:2] >= INI_FROM else "tags"
+def reads_formats(version: str) -> tuple[str, ...]:
+    """The preferences formats a Central version reads: only 'tags' up to 11.1; from 11.2 'ini', and still
+    'tags', since the vendor's HA update procedure upgrades in place with no step converting the file."""
+    return ("ini", "tags") if parse(version)[:2] >= INI_FROM else ("tags",)
 
 
 def format_problem(file_format: str, version: str, name: str) -> str | None:
     """Why a preferences file of ``file_format`` cannot go to a Central of ``version``, or None."""
-    wanted = reads_format(version)
-    if parse(version) and file_format != wanted:
-        words = {"tags": "XML-like tags (up to 11.1)", "ini": "INI (from 11.2)"}
-        return (f"the preferences.cfg to copy is in {words[file_format]} format, but {name} runs Central {version}, "
-                f"which reads {words[wanted]}")
+    if parse(version) and file_format not in reads_formats(version):
+        return (f"the preferences.cfg to copy is in INI format (from 11.2), but {name} runs Central {version}, "
+                "which reads only XML-like tags (up to 11.1)")
     return None

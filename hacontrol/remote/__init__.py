@@ -44,9 +44,9 @@ class HostSettings:
     address: str
     port: int
     username: str
-    password: str = ""
-    private_key: str = ""
-    key_passphrase: str = ""
+    password: str = field(default="", repr=False)
+    private_key: str = field(default="", repr=False)
+    key_passphrase: str = field(default="", repr=False)
     host_key: str = ""
     preferences_path: str = ""
     use_sudo: bool = False
@@ -235,6 +235,11 @@ class Remote(ABC):
         """Stop, start or restart Central ('stop', 'start', 'restart') the platform's way."""
 
     @abstractmethod
+    def install_line(self, staged: str, extracted_folder: str) -> str:
+        """The command line that runs an installer put on the host by :meth:`stage` (or already
+        there), the platform's way; every value in it quoted for the host's shell, or refused."""
+
+    @abstractmethod
     def free_space(self) -> int | None:
         """KiB free where installers are staged (the smallest of the places that matter)."""
 
@@ -360,13 +365,13 @@ def open_connection(host: HostSettings) -> Remote:
     return SSHRemote(host)
 
 
-def private_key_problem(text: str, passphrase: str) -> str | None:
+def private_key_problem(private_key: str, passphrase: str) -> str | None:
     """Why an SSH private key cannot be used (unreadable, or encrypted and the passphrase does
     not open it), or None."""
     from hacontrol.remote.ssh import load_private_key
 
     try:
-        load_private_key(text, passphrase)
+        load_private_key(private_key, passphrase)
     except AuthenticationFailed as error:
         return str(error)
     return None

@@ -79,7 +79,7 @@ WINDOWS = PlatformCommands(
     # an en-dash; the flag is a hyphen), run by full path: a WinRM session's PATH does not hold it.
     stop='"{exe}" -stop',
     start='"{exe}" -start',
-    restart="",  # stop, then start: two command lines (cmd.exe's quote rule)
+    restart="",  # the vendor's two commands: stop, then start (only once the stop worked)
     status="",
     started="",
     version='"{exe}" -v',

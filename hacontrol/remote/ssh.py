@@ -69,12 +69,12 @@ class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
         )
 
 
-def load_private_key(text: str, passphrase: str) -> paramiko.PKey:
+def load_private_key(private_key: str, passphrase: str) -> paramiko.PKey:
     """Parse an OpenSSH or PEM private key (ed25519, ECDSA or RSA)."""
     last_error: Exception | None = None
     for key_class in KEY_CLASSES:
         try:
-            return key_class.from_private_key(io.StringIO(text), password=passphrase or None)
+            return key_class.from_private_key(io.StringIO(private_key), password=passphrase or None)
         except paramiko.PasswordRequiredException:
             raise AuthenticationFailed("the SSH private key is encrypted: give its passphrase") from None
         except (paramiko.SSHException, ValueError) as error:
@@ -164,8 +164,8 @@ class SSHRemote(Remote):
     def close(self) -> None:
         self.client.close()
 
-    def _with_sudo(self, command: str) -> str:
-        return f"sudo -n sh -c {shlex.quote(command)}" if self.host.use_sudo else command
+    def _with_sudo(self, command: str, as_login: bool = False) -> str:
+        return f"sudo -n sh -c {shlex.quote(command)}" if self.host.use_sudo and not as_login else command
 
     def _channel(self) -> paramiko.Channel:
         """A new session channel; a dead connection here means nothing started on the host."""
@@ -177,8 +177,9 @@ class SSHRemote(Remote):
         except (paramiko.SSHException, OSError, EOFError) as error:
             raise StaleConnection(f"{self.host.address}: cannot open a channel: {error}") from None
 
-    def run_bytes(self, command: str, timeout: float | None = None, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-        """Run ``command`` (through sudo when set); its exit code and raw output."""
+    def run_bytes(self, command: str, timeout: float | None = None, stdin: bytes | None = None,
+                  as_login: bool = False) -> tuple[int, bytes, bytes]:
+        """Run ``command`` (through sudo when set, unless ``as_login``); its exit code and raw output."""
         timeout = self.host.timeout if timeout is None else timeout
         channel = self._channel()
         stdout, stderr = bytearray(), bytearray()
@@ -186,7 +187,7 @@ class SSHRemote(Remote):
         try:
             try:
                 channel.settimeout(timeout)
-                channel.exec_command(self._with_sudo(command))
+                channel.exec_command(self._with_sudo(command, as_login))
                 if stdin is not None:
                     channel.sendall(stdin)
                 channel.shutdown_write()
@@ -210,8 +211,8 @@ class SSHRemote(Remote):
             channel.close()
         return exit_code, bytes(stdout), bytes(stderr)
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        code, out, err = self.run_bytes(command, timeout)
+    def run(self, command: str, timeout: float | None = None, as_login: bool = False) -> CommandResult:
+        code, out, err = self.run_bytes(command, timeout, as_login=as_login)
         return CommandResult(command, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
     def missing_program(self, result: CommandResult) -> str:
@@ -270,6 +271,14 @@ class SSHRemote(Remote):
 
     def control(self, action: str) -> CommandResult:
         return self.run_checked(getattr(self.commands, action))
+
+    def install_line(self, staged: str, extracted_folder: str) -> str:
+        # install_central: "tar -xzvf micetro-central-VERSION.linux.x64.tgz; cd micetro-central-VERSION.linux.x64;
+        # ./install", in the staged installer's own folder.
+        folder = staged.rsplit("/", 1)[0]
+        extracted = f"{folder}/{extracted_folder}"
+        return (f"tar -xzf {shlex.quote(staged)} -C {shlex.quote(folder)} && cd {shlex.quote(extracted)} && "
+                f"{self.commands.install}")
 
     def free_space(self) -> int | None:
         return free_kilobytes(self.run("df -Pk /tmp /var/mmsuite").stdout)
@@ -390,7 +399,9 @@ class SSHRemote(Remote):
         return backup if existed else ""
 
     def stage(self, local_path: str, sha256: str) -> str:
-        folder = self.run("mktemp -d /tmp/hacontrol-XXXXXXXX")
+        # The login's own private folder, which SFTP (the login, not root) can write to; the
+        # installer then runs through sudo when set, and unstage removes what it unpacked as root.
+        folder = self.run("mktemp -d /tmp/hacontrol-XXXXXXXX", as_login=True)
         if not folder.ok:
             raise RemoteError(f"{self.host.address}: cannot make a private folder: {folder.describe()}")
         target = f"{folder.stdout.strip()}/{local_path.rsplit('/', 1)[-1]}"

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from typing import Literal
 
 import requests
+from requests.adapters import HTTPAdapter
 from winrm.exceptions import (
     InvalidCredentialsError,
     WinRMError,
@@ -61,17 +62,68 @@ TRANSPORTS: dict[str, Literal["basic", "ntlm", "kerberos"]] = {"basic": "basic",
 CLIXML = "#< CLIXML"
 
 
+def certificate_fingerprint(der: bytes) -> str:
+    """How a TLS certificate is pinned and shown: ``SHA256:`` and the upper-case hex SHA-256 of
+    its DER bytes (what ``certutil -hashfile`` and ``openssl x509 -fingerprint -sha256`` print)."""
+    return "SHA256:" + hashlib.sha256(der).hexdigest().upper()
+
+
+class PinnedCertificateAdapter(HTTPAdapter):
+    """Checks every TLS connection of a WinRM session against the pinned certificate: a first
+    look alone would let an interceptor present the right certificate once and its own later."""
+
+    def __init__(self, pinned: str):
+        self.pinned_hex = pinned.removeprefix("SHA256:").lower()
+        super().__init__()
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["assert_fingerprint"] = self.pinned_hex
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+
+def _pin_sessions(protocol: Protocol, pinned: str) -> None:
+    """Give every HTTP session pywinrm opens for ``protocol`` the pinned-certificate check (it
+    closes its session with each shell and builds a new one for the next)."""
+    transport = protocol.transport
+    build = transport.build_session
+
+    def build_pinned() -> requests.Session:
+        fresh = transport.session is None
+        session = build()
+        if fresh:
+            session.mount("https://", PinnedCertificateAdapter(pinned))
+        return session
+
+    transport.build_session = build_pinned  # type: ignore[method-assign]
+
+
 def ps_quote(text: str) -> str:
     """A PowerShell single-quoted string literal (about_Quoting_Rules: '' is a literal ')."""
     return "'" + text.replace("'", "''").replace("\u2018", "\u2018\u2018").replace("\u2019", "\u2019\u2019") + "'"
 
 
-def cmd_quote(path: str) -> str:
-    """A path as one cmd.exe argument; cmd has no escape inside quotes, so what could break out
-    of them (or expand) is refused rather than escaped."""
+def cmd_checked(path: str) -> str:
+    """``path``, once it is known to be safe between double quotes on a cmd.exe line: cmd has no
+    escape inside quotes (and expands %VAR% even there), so what could break out of them or expand
+    is refused rather than escaped."""
     if re.search(r'["%^&|<>\r\n\x00]', path):
-        raise BadSettings(f"refusing to pass {path!r} to cmd.exe: it holds a quote or one of % ^ & | < >")
-    return f'"{path}"'
+        shown = path if path.isprintable() else repr(path)
+        raise BadSettings(f"refusing to pass {shown} to cmd.exe: it holds a quote or one of % ^ & | < >")
+    return path
+
+
+def cmd_quote(path: str) -> str:
+    """A path as one cmd.exe argument, in double quotes (see :func:`cmd_checked`)."""
+    return f'"{cmd_checked(path)}"'
+
+
+def slash_c(line: str) -> str:
+    """The line to send for cmd.exe /c to run ``line`` as written. cmd /c keeps a line's quotes only
+    when it holds exactly two, around an executable's path with a space and none of &<>()@^|;
+    otherwise it removes the first and the last quote of the line, so a quoted path under
+    "Program Files (x86)" or another's parentheses would lose its quotes. A line that starts with a
+    quote is therefore wrapped in one more pair, which is what cmd removes (cmd /?)."""
+    return f'"{line}"' if line.lstrip().startswith('"') else line
 
 
 def encoded_powershell(script: str) -> str:
@@ -165,7 +217,7 @@ class WinRMRemote(Remote):
             raise ConnectionRefused(f"{self.host.where} refused the connection (is WinRM listening?)") from None
         except (OSError, ssl.SSLError) as error:
             raise Unreachable(f"{self.host.where} is unreachable: {error}") from None
-        presented = "SHA256:" + hashlib.sha256(der).hexdigest().upper()
+        presented = certificate_fingerprint(der)
         pinned = self.host.winrm_certificate
         if not pinned:
             if self.host.winrm_ca_file:
@@ -192,6 +244,8 @@ class WinRMRemote(Remote):
                 read_timeout_sec=max(1, int(host.connect_timeout)) + 5,
                 message_encryption="auto" if host.winrm_https or host.winrm_auth != "basic" else "never",
             )
+            if host.winrm_https and host.winrm_certificate:
+                _pin_sessions(protocol, host.winrm_certificate)
             self._local.protocol = protocol
         return protocol
 
@@ -204,6 +258,12 @@ class WinRMRemote(Remote):
         except InvalidCredentialsError as error:
             raise AuthenticationFailed(f"authentication failed for {self.host.username}@{where}: {error}") from None
         except requests.exceptions.SSLError as error:
+            mismatch = re.search(r'Fingerprints did not match\. Expected "[0-9a-f:]+", got "([0-9a-f:]+)"', str(error))
+            if mismatch:
+                presented = "SHA256:" + mismatch.group(1).replace(":", "").upper()
+                raise HostKeyChanged(f"TLS certificate changed for {where}: expected {self.host.winrm_certificate}, got "
+                                     f"{presented}; this may be an attack or a reinstalled host",
+                                     presented_key=presented, fingerprint=presented) from None
             raise Unreachable(f"{where}: TLS certificate check failed: {error}") from None
         except requests.exceptions.ConnectTimeout:
             raise TimedOut(f"connecting to {where} timed out") from None
@@ -232,7 +292,7 @@ class WinRMRemote(Remote):
         deadline = time.monotonic() + timeout
         shell = self._call(protocol.open_shell, started=False)
         try:
-            command_id = self._call(protocol.run_command, shell, command)
+            command_id = self._call(protocol.run_command, shell, slash_c(command))
             if stdin is not None:
                 for chunk in stdin:
                     if time.monotonic() > deadline:
@@ -327,11 +387,10 @@ class WinRMRemote(Remote):
 
     def control(self, action: str) -> CommandResult:
         if action == "restart" and not self.host.commands.get("restart"):
-            # Two command lines: cmd.exe /c strips the outer quotes of a line holding more than two.
+            # The vendor's two commands, the start only once the stop worked.
             stopped = self.control("stop")
             return self.control("start") if stopped.ok else stopped
-        executable = self.executable()
-        cmd_quote(executable)  # refuses what cmd.exe would read as more than a path
+        executable = cmd_checked(self.executable())  # refuses what cmd.exe would read as more than a path
         result = self.run_checked(getattr(self.commands, action).replace("{exe}", executable))
         if result.ok or action == "restart":
             return result
@@ -340,6 +399,10 @@ class WinRMRemote(Remote):
         fallback = self.run(f"sc.exe {verb} {cmd_quote(key)}")
         note = f"{result.describe()}; used the service control manager instead: {fallback.describe()}\r\n"
         return CommandResult(fallback.command, fallback.exit_code, note + fallback.stdout, fallback.stderr)
+
+    def install_line(self, staged: str, extracted_folder: str) -> str:
+        # The installer's own path (a user's temporary folder can hold & or %): checked, not trusted.
+        return self.commands.install.replace("{installer}", cmd_checked(staged))
 
     def free_space(self) -> int | None:
         found = self.powershell(

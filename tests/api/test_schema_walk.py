@@ -5,19 +5,24 @@ must be in the schema, so an endpoint cannot hide from it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
 
-from hacontrol.ha.models import AuditEvent, Cluster, Job, Member, StateChange, Upgrade
+from hacontrol.ha import probe
+from hacontrol.ha.models import AuditEvent, Cluster, Credential, Job, Member, StateChange, Upgrade
+from hacontrol.lib import dnsupdate
 
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 OPERATIONS = sorted((path, method.upper()) for path, item in SCHEMA["paths"].items() for method in item)
 CHANGES = [op for op in OPERATIONS if op[1] != "GET"]
 READS = [op for op in OPERATIONS if op[1] == "GET"]
 # Which object a path's {id} names, by the path's first part.
-OBJECTS = {"clusters": "cluster", "members": "member", "jobs": "job", "upgrades": "upgrade"}
+OBJECTS = {"clusters": "cluster", "members": "member", "jobs": "job", "upgrades": "upgrade", "credentials": "credential"}
 NOT_IN_SCHEMA = {"schema", "docs"}
+BACKUP = "preferences.cfg.hacontrol-20260101T000000000000Z.bak"
 
 
 def ids(operations):
@@ -25,18 +30,28 @@ def ids(operations):
 
 
 @pytest.fixture
-def world(db):
-    cluster = Cluster.objects.create(name="prod")
+def world(db, monkeypatch):
+    """One of everything. The walk is about who may do what, so the two reads that go out to the
+    network answer at once: the DNS server's records (none) and a backup on the host (the DNS and
+    member tests of the API read the real ones)."""
+    monkeypatch.setattr(dnsupdate, "read", lambda target, name, timeout=0: dnsupdate.RRsets())
+    monkeypatch.setattr(probe, "read_backup", lambda member, name: "<Database value=\"postgresql\"/>\n")
+    cluster = Cluster.objects.create(name="prod", dns_name="central.example.com", dns_zone="example.com",
+                                     dns_server="192.0.2.53", dns_key_name="hacontrol-key",
+                                     dns_key_secret="c2VjcmV0LXNlY3JldC1zZWNyZXQ=")
+    credential = Credential.objects.create(name="hosts", kind="ssh-password", password="pw-12345")
     member = Member.objects.create(cluster=cluster, name="central1", priority=10, address="192.0.2.10",
+                                   credential=credential, findings={"backups": [{"name": BACKUP, "size": 9, "modified": 0}]},
                                    presented_host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")
     job = Job.objects.create(kind="add", cluster=cluster, member=member, status="succeeded", started_by="x")
     upgrade = Upgrade.objects.create(cluster=cluster, started_by="x", installer_name="i", target_version="1.2",
                                      member_order=[member.pk], status="failed")
     StateChange.objects.create(member=member, from_state="unknown", to_state="active")
-    return {"cluster": cluster.pk, "member": member.pk, "job": job.pk, "upgrade": upgrade.pk}
+    return {"cluster": cluster.pk, "member": member.pk, "job": job.pk, "upgrade": upgrade.pk, "credential": credential.pk}
 
 
 def url(path: str, world: dict) -> str:
+    path = path.replace("{name}", BACKUP)
     return path.replace("{id}", str(world[OBJECTS[path.split("/")[2]]])) if "{id}" in path else path
 
 
@@ -46,15 +61,21 @@ def call(client, path: str, method: str, world: dict):
 
 def snapshot():
     return (Cluster.objects.count(), Member.objects.count(), Job.objects.count(), Upgrade.objects.get().status,
-            list(Member.objects.values_list("priority", "host_key")),
+            list(Member.objects.values_list("priority", "host_key", "credential")),
+            list(Credential.objects.values_list("name", "kind", "username")),
+            list(Cluster.objects.values_list("name", "dns_zone", "dns_server", "dns_key_name")),
             AuditEvent.objects.exclude(outcome="refused").count())
 
 
 def test_the_schema_covers_every_action_and_reading():
-    assert len(OPERATIONS) >= 28
+    assert len(OPERATIONS) >= 38
     for expected in ["POST /api/members/", "POST /api/members/{id}/switchover/", "GET /api/jobs/{id}/",
                      "POST /api/jobs/{id}/confirm/", "POST /api/jobs/{id}/cancel/", "POST /api/clusters/{id}/tune/",
-                     "GET /api/state-changes/", "GET /api/audit/", "POST /api/upgrades/{id}/abort/"]:
+                     "GET /api/state-changes/", "GET /api/audit/", "POST /api/upgrades/{id}/abort/",
+                     "GET /api/clusters/{id}/dns/plan/", "POST /api/clusters/{id}/dns/fix/",
+                     "POST /api/credentials/", "PATCH /api/credentials/{id}/", "DELETE /api/credentials/{id}/",
+                     "GET /api/members/{id}/details/", "GET /api/members/{id}/backups/{name}/",
+                     "POST /api/members/{id}/restore/"]:
         assert expected in ids(OPERATIONS)
 
 
@@ -67,11 +88,11 @@ def api_patterns(resolver=None, prefix=""):
 
 
 def test_every_api_url_pattern_is_in_the_schema():
-    documented = {op.split(" ", 1)[1].replace("{id}", "<pk>") for op in ids(OPERATIONS)}
+    documented = {op.split(" ", 1)[1].replace("{id}", "{pk}") for op in ids(OPERATIONS)}
     for pattern in api_patterns():
         if pattern.name in NOT_IN_SCHEMA or "format" in str(pattern.pattern):
             continue
-        route = "/api/" + str(pattern.pattern).lstrip("^").rstrip("$").replace("(?P<pk>[^/.]+)", "<pk>")
+        route = "/api/" + re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", str(pattern.pattern).lstrip("^").rstrip("$"))
         assert route in documented, f"{route} ({pattern.name}) is not in the schema"
 
 

@@ -158,7 +158,8 @@ def test_rotate_keys_re_encrypts_saved_credentials_with_the_newest_key(prod, key
         fernet.cache_clear()
         out = io.StringIO()
         call_command("ha", "rotate-keys", stdout=out)
-        assert "1 member(s), 1 saved credential(s) and 0 cluster TSIG key(s)" in out.getvalue()
+        assert "1 member(s), 1 saved credential(s), 0 cluster TSIG key(s) and the snapshots of 0 running job(s)" \
+            in out.getvalue()
         only_new = Fernet(new.encode())
         assert only_new.decrypt(raw("ha_credential", credential.pk, "private_key")[7:].encode()).decode() == keys[0]
         assert only_new.decrypt(raw("ha_member", prod.members.get().pk, "password")[7:].encode()) == b"Own-Pass-777"

@@ -203,6 +203,29 @@ def test_a_look_older_than_the_states_a_job_saved_is_dropped(cluster, pair):
     assert record(cluster, members, {}, version=version) is False
 
 
+def test_a_look_beaten_to_saving_is_taken_again_so_a_job_never_decides_on_older_states(cluster, pair, monkeypatch):
+    from django.db.models import F
+
+    from hacontrol.ha import probe
+
+    probe_cluster(cluster)
+    looks = []
+
+    def observe_while_an_older_look_saves(members):
+        seen = real(members)
+        if not looks:  # the monitor's look, begun before Central was started again, saves now
+            Cluster.objects.filter(pk=cluster.pk).update(state_version=F("state_version") + 1)
+        looks.append(seen)
+        return seen
+
+    real = probe.observe_all
+    monkeypatch.setattr(probe, "observe_all", observe_while_an_older_look_saves)
+    # What the job's look loads: the older look's states, from before the start.
+    Member.objects.filter(name="central2").update(state="offline", state_reason="service stopped")
+    states = {m.name: m.state for m in probe_cluster(cluster)}
+    assert states == {"central1": "active", "central2": "standby"} and len(looks) == 2
+
+
 class SlowHook(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         time.sleep(30)
@@ -243,3 +266,25 @@ def test_cancelling_a_queued_job_ends_it_at_once(cluster, pair):
     assert job.status == JobStatus.CANCELLED and "before it started" in job.error
     assert run_here(job) == JobStatus.CANCELLED
 
+
+
+def test_a_second_ctrl_c_stops_waiting_for_the_undo_and_says_what_is_left(cluster, pair, micetro):
+    cli = subprocess.Popen([sys.executable, "manage.py", "ha", "switchover", cluster.name, "--to", "central2"],
+                           cwd=ROOT, env=worker_environment(HACONTROL_COMMAND_TIMEOUT="3", HACONTROL_UNDO_PATIENCE="60"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: Job.objects.filter(steps__name="Wait for Central to fail over to central2",
+                                              steps__status="running").exists())
+        pair[0].freeze()  # the stopped member's host stops answering: its undo (a start) waits
+        cli.send_signal(signal.SIGINT)
+        wait_until(lambda: "does not answer" in Job.objects.get(kind="switchover").steps.get(position=2).output, 40,
+                   "the undo waiting for the host")
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=60)
+    finally:
+        cli.kill()
+        pair[0].freeze(False)
+    job = Job.objects.get(kind="switchover")
+    assert "second interrupt: stopping the undo" in err
+    assert job.status == JobStatus.CANCELLED and "NOT UNDONE (put it back by hand): Stop Central on central1" in job.error
+    assert "NOT UNDONE" in out

@@ -31,6 +31,12 @@ def seen(member: Member, text: str, server: str = "db.example.com@mmsuite", pass
 
 @pytest.fixture
 def prod(db):
+    return seen_pair()
+
+
+def seen_pair() -> Cluster:
+    """central1 (Active) and central2, which has a LogLevel line, another database password and
+    a command override; both seen with one backup on the host, and using one saved credential."""
     cluster = Cluster.objects.create(name="prod")
     credential = Credential.objects.create(name="hosts", kind="ssh-key", private_key=KEY)
     first = Member.objects.create(cluster=cluster, name="central1", priority=10, address="10.0.0.1", registered=True,

@@ -179,3 +179,14 @@ def test_a_hung_host_never_holds_up_another_cluster(cluster, trio, micetro, sett
     assert time.monotonic() - started < 5
     assert cluster.members.get(name="central1").state_reason.endswith("did not finish within 1 s")
     assert {m.name: m.state for m in result[cluster.pk]}["central2"] == "standby"
+
+
+def test_a_member_whose_clock_runs_far_ahead_is_never_answered_with_a_guess(cluster, trio, micetro):
+    """The vendor: clocks out of sync cause unwanted failovers. Central may fail over on its own;
+    hacontrol, which sees the clocks, says it cannot tell rather than keep calling the old one Active."""
+    trio[1].central.clock_offset = 40
+    trio[1].central.restart()
+    referee = Referee(cluster, micetro)
+    said, truth = referee.look()
+    assert said["central1"] == "unknown" and said["central2"] == "unknown"
+    assert referee.wrong == 0, referee.mistakes

@@ -120,6 +120,22 @@ def test_failed_pre_flight_checks_hold_the_wizard_until_overridden_with_a_reason
     assert AuditEvent.objects.get(action="upgrade override", outcome="refused").detail.startswith("reason-required")
 
 
+def test_members_reached_through_sudo_are_upgraded(cluster, ssh_hosts, client_key, micetro, tmp_path):
+    from tests.hosts.ssh_hosts import TEST_USER
+
+    for index, name in enumerate(["central1", "central2"]):
+        job = add_member(cluster, ssh_hosts[index], client_key, name, micetro, username=TEST_USER, use_sudo=True)
+        assert job.status == JobStatus.SUCCEEDED, job.error
+    upgrade = run_wizard(actions.start_upgrade("alice", cluster, installer=stored(linux_installer(tmp_path, "11.1.0"))),
+                         micetro)
+    assert upgrade.status == UpgradeStatus.SUCCEEDED, upgrade.error
+    assert all(host.central.version == "11.1.0" for host in ssh_hosts[:2])
+    assert micetro.truth() == {"central1": "active", "central2": "standby"}
+    staged = [line.split(": ", 1)[1].split(" ")[0] for job in upgrade.jobs.all() for step in job.steps.all()
+              for line in step.output.splitlines() if line.endswith("(SHA-256 checked on the host)")]
+    assert len(staged) == 2 and not any(Path(path).parent.exists() for path in staged), "staged copies removed"
+
+
 def test_a_windows_member_is_upgraded_through_the_wizard(cluster, windows_host, micetro, tmp_path):
     job = finish(actions.add_member("alice", cluster, name="win1", **windows_member_values(windows_host)), micetro)
     assert job.status == JobStatus.SUCCEEDED, job.error

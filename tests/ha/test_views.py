@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from hacontrol.ha.models import AuditEvent, Cluster, Job, JobStep, Member
+from hacontrol.ha import actions
+from hacontrol.ha.models import AuditEvent, Cluster, Credential, Job, JobStep, Member
 
 MEMBER_FORM = {"platform": "linux", "username": "root", "winrm_auth": "ntlm"}
 
@@ -184,6 +185,15 @@ def test_the_job_fragment_stops_polling_when_the_job_ends(admin_client, cluster)
     assert response.status_code == 286
 
 
+def test_the_recent_jobs_refresh_without_a_reload(admin_client, cluster):
+    page = admin_client.get(cluster.get_absolute_url()).content.decode()
+    assert "No job has run on this cluster yet." in page and 'fragment=history' in page
+    job = Job.objects.create(kind="tune", cluster=cluster, status="running", started_by="bob")
+    fragment = admin_client.get(cluster.get_absolute_url() + "?fragment=history",
+                                headers={"HX-Request": "true"}).content.decode()
+    assert f"#{job.pk} {job.title}" in fragment and "<h1>" not in fragment
+
+
 @pytest.mark.parametrize("count", [1, 100])
 def test_the_panel_runs_a_constant_number_of_queries(admin_client, cluster, count, django_assert_max_num_queries):
     Member.objects.bulk_create(
@@ -230,3 +240,16 @@ def test_command_overrides_are_checked_by_name(admin_client, cluster):
     data["commands"] = '{"status": "/opt/check-central"}'
     admin_client.post(reverse("member-add", args=[cluster.pk]), data)
     assert Member.objects.get().commands == {"status": "/opt/check-central"}
+
+
+def test_a_failed_add_from_any_door_is_tried_again_with_what_was_entered_but_its_secrets(admin_client, db):
+    cluster = Cluster.objects.create(name="prod")
+    hosts = Credential.objects.create(name="hosts", kind="ssh-password", password="Ssh-Pass-4711")
+    job = actions.add_member("cli:root", cluster, name="central1", address="192.0.2.10", port=2222,
+                             credential=hosts, password="Own-Pass-0815")  # as the CLI or the API asks
+    Job.objects.filter(pk=job.pk).update(status="failed", error="host unreachable")
+    assert "Try again with the same settings" in admin_client.get(job.get_absolute_url()).content.decode()
+    form = admin_client.get(reverse("member-add", args=[cluster.pk]) + f"?retry={job.pk}").content.decode()
+    assert 'value="central1"' in form and 'value="192.0.2.10"' in form and 'value="2222"' in form
+    assert f'<option value="{hosts.pk}" selected>hosts</option>' in form
+    assert "Own-Pass-0815" not in str(Job.objects.get(pk=job.pk).params)

@@ -2,8 +2,8 @@
 
 from hacontrol.lib.central import (
     ACTIVE,
-    SLACK,
     OFFLINE,
+    SLACK,
     STANDBY,
     TAKING_OVER,
     UNKNOWN,
@@ -158,3 +158,16 @@ def test_set_active_stops_whoever_central_might_choose_first():
     # From central2 back to central1: reading "next after the failed one", central3 comes first.
     assert [f.key for f in stop_before(one, two, valid)] == [2, 3]
     assert [f.key for f in stop_before(two, None, valid)] == [1, 3]
+
+
+def test_a_clock_far_ahead_of_the_active_one_makes_the_active_member_unknown():
+    facts = [member(1, 10, clock_skew=0.2), member(2, 20, clock_skew=30.0)]
+    verdict = derive(facts, Memory(1, T0 - 100, T0 - 5), T0)
+    assert states(verdict) == {1: UNKNOWN, 2: UNKNOWN} and "Central may have failed over on its own" in verdict.note
+    assert verdict.memory.active is None
+
+
+def test_a_successor_whose_clock_is_behind_takes_over_later():
+    facts = [member(1, 10, running=False, clock_skew=0.0), member(2, 20, clock_skew=-10.0)]
+    verdict = derive(facts, Memory(1, T0 - 100, T0 - 1), T0)
+    assert verdict.failover.latest == T0 + 20 + 5 + SLACK + 10

@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from hacontrol.lib.env import envnetworks
+from hacontrol.lib.env import envheader, envnetworks
 
 
 def test_networks_are_read_as_cidrs_or_single_addresses(monkeypatch):
@@ -23,3 +23,13 @@ def test_a_bad_network_stops_the_start(monkeypatch):
     monkeypatch.setenv("NETS", "10.0.0.0/8,prometheus.local")
     with pytest.raises(ImproperlyConfigured, match="'prometheus.local' is not an address or network"):
         envnetworks("NETS", [])
+
+
+def test_a_proxy_header_is_a_header_name(monkeypatch):
+    monkeypatch.setenv("HEADER", " X-Forwarded-For ")
+    assert envheader("HEADER") == "X-Forwarded-For"
+    monkeypatch.setenv("HEADER", "X-Forwarded-For: 1.2.3.4")
+    with pytest.raises(ImproperlyConfigured, match="is not a header name"):
+        envheader("HEADER")
+    monkeypatch.delenv("HEADER")
+    assert envheader("HEADER") == ""

@@ -254,3 +254,20 @@ def test_a_file_is_staged_in_a_private_folder_checked_and_removed(ssh_hosts, cli
         assert not remote.run(f"test -e {folder}").ok
         with pytest.raises(RemoteError, match="not a folder hacontrol staged"):
             remote.unstage("/etc/passwd")
+
+
+def test_a_non_root_login_stages_in_its_own_private_folder_and_root_unpacks_and_removes_it(ssh_hosts, client_key,
+                                                                                         tmp_path):
+    from tests.hosts.central import linux_installer
+
+    installer = linux_installer(tmp_path, "11.1.0")
+    digest = hashlib.sha256(installer.read_bytes()).hexdigest()
+    with borrow(settings_for(ssh_hosts[0], client_key, username=TEST_USER, use_sudo=True)) as remote:
+        staged = remote.stage(str(installer), digest)
+        folder = staged.rsplit("/", 1)[0]
+        assert remote.run(f"stat -c '%a %U' {folder}").stdout.split() == ["700", TEST_USER]
+        unpack = remote.install_line(staged, "micetro-central-11.1.0.linux.x64").split(" && cd ")[0]
+        assert remote.run(unpack).ok  # through sudo: root-owned files in the login's folder
+        assert remote.run(f"stat -c %U {folder}/micetro-central-11.1.0.linux.x64").stdout.strip() == "root"
+        remote.unstage(staged)
+        assert not remote.run(f"test -e {folder}").ok

@@ -63,7 +63,8 @@ def test_an_older_display_name_another_key_name_and_another_folder_are_found(oth
         assert remote.control("stop").ok and host.service_state == "Stopped"
         assert remote.control("start").ok and host.service_state == "Running"
     assert report.extra["windows_service"]["name"] == "MMCentralSvc"
-    assert r'"D:\Apps\Micetro\Central\mmcentral.exe" -stop' in host.server.commands
+    # As cmd /c needs it: wrapped in one more pair of quotes, which it removes.
+    assert r'""D:\Apps\Micetro\Central\mmcentral.exe" -stop"' in host.server.commands
 
 
 def test_a_host_without_central_says_so(other_windows):
@@ -79,8 +80,8 @@ def test_stop_and_start_run_mmcentral_by_its_full_path(windows_host):
     with borrow(settings_for(windows_host)) as remote:
         assert remote.control("restart").ok
     commands = windows_host.server.commands
-    assert r'"C:\Program Files\Men and Mice\Central\mmcentral.exe" -stop' in commands
-    assert r'"C:\Program Files\Men and Mice\Central\mmcentral.exe" -start' in commands
+    assert r'""C:\Program Files\Men and Mice\Central\mmcentral.exe" -stop"' in commands
+    assert r'""C:\Program Files\Men and Mice\Central\mmcentral.exe" -start"' in commands
     assert not any(line.startswith("mmcentral") for line in commands), "never by a bare name: not on the PATH"
     assert windows_host.events()[-2:] == ["stop", "start"]
 
@@ -160,3 +161,22 @@ def test_basic_over_plain_http_refused_by_the_host_is_a_clear_error(other_window
     host.server.allow_unencrypted = False
     with pytest.raises(AuthenticationFailed):
         open_connection(settings_for(host))
+
+
+def test_a_pinned_certificate_is_checked_on_every_connection_not_only_the_first(other_windows):
+    from tests.hosts.windows.certs import Certificate
+
+    host = other_windows(https=True)
+    pinned = "SHA256:" + host.server.certificate_sha256.upper()
+    remote = open_connection(settings_for(host, winrm_https=True, winrm_certificate=pinned))
+    assert remote.run("ver").ok
+    # An interceptor that let the first look through now answers with a certificate of its own.
+    port = host.server.port
+    host.server.stop()
+    host.server.cert = Certificate(host.hostname, host.server.address)
+    host.server._port = port
+    host.server.start()
+    with pytest.raises(HostKeyChanged) as raised:
+        remote.run("ver")
+    assert raised.value.fingerprint == "SHA256:" + host.server.certificate_sha256.upper() != pinned
+    assert pinned in str(raised.value)

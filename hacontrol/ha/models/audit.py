@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -70,7 +71,14 @@ class StateChange(models.Model):
 
 
 class SignInFailure(models.Model):
-    """A failed sign-in, kept to throttle password guessing per user name and per address."""
+    """A failed sign-in, kept to throttle password guessing per user name and per address.
+
+    A user name with five failures in fifteen minutes is locked for the rest of them. An address
+    (the client's, behind a trusted proxy: hacontrol.lib.clients) is never locked, since every user
+    behind one NAT or proxy would be: after twenty failures each further attempt from it waits, 1 s
+    after the last failure, then 2, 4 ... up to a minute, which slows guessing to one a minute and
+    lets the others in after at most that.
+    """
 
     when = models.DateTimeField(default=timezone.now, db_index=True)
     username = models.CharField(max_length=150, db_index=True)
@@ -78,6 +86,8 @@ class SignInFailure(models.Model):
 
     WINDOW = timedelta(minutes=15)
     LIMIT = 5
+    ADDRESS_FREE = 20
+    ADDRESS_MAX_DELAY = 60
 
     @classmethod
     def record(cls, username: str, address: str) -> None:
@@ -86,12 +96,20 @@ class SignInFailure(models.Model):
         cls.objects.create(username=username, address=address)
 
     @classmethod
-    def too_many(cls, username: str, address: str) -> bool:
-        """Five failures in fifteen minutes for the name, or twenty for the address, lock it."""
-        since = timezone.now() - cls.WINDOW
-        recent = cls.objects.filter(when__gte=since)
-        return recent.filter(username=username).count() >= cls.LIMIT or \
-            recent.filter(address=address).count() >= 4 * cls.LIMIT
+    def refusal(cls, username: str, address: str) -> str | None:
+        """Why a sign-in may not be tried now, or None when it may."""
+        now = timezone.now()
+        recent = cls.objects.filter(when__gte=now - cls.WINDOW)
+        if recent.filter(username=username).count() >= cls.LIMIT:
+            return "Too many failed sign-ins: wait 15 minutes, or ask an administrator to check the audit log."
+        from_address = recent.filter(address=address).aggregate(count=models.Count("pk"), last=models.Max("when"))
+        if from_address["count"] >= cls.ADDRESS_FREE:
+            delay = min(2 ** (from_address["count"] - cls.ADDRESS_FREE), cls.ADDRESS_MAX_DELAY)
+            wait = (from_address["last"] + timedelta(seconds=delay) - now).total_seconds()
+            if wait > 0:
+                return (f"Too many failed sign-ins from your address: wait {math.ceil(wait)} s before trying "
+                        "again.")
+        return None
 
 
 class Lease(models.Model):

@@ -7,6 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.ha.models.choices import CredentialKind, Platform
@@ -27,6 +28,7 @@ SECRETS_OF_KIND = {
 SECRET_FIELDS = ("password", "private_key", "key_passphrase")
 
 
+@sensitive_variables()
 def secret_values(password: str, key_passphrase: str, private_key: str) -> set[str]:
     """Stored credentials as they could appear in output: whole values, and a key's lines."""
     found = {v for v in (password, key_passphrase) if v and len(v) >= 4}
@@ -37,7 +39,14 @@ def secret_values(password: str, key_passphrase: str, private_key: str) -> set[s
 class CredentialQuerySet(models.QuerySet):
     def with_use_counts(self) -> CredentialQuerySet:
         """Each credential with how many members use it, its secrets neither loaded nor decrypted."""
-        return self.defer("password", "private_key", "key_passphrase").annotate(uses=models.Count("members"))
+        return self.defer(*SECRET_FIELDS).annotate(uses=models.Count("members"))
+
+    def with_secrets_stored(self) -> CredentialQuerySet:
+        """Each credential with which secrets it stores (``has_password``, ``has_private_key``,
+        ``has_key_passphrase``), told by the database: nothing is decrypted."""
+        return self.annotate(**{f"has_{name}": models.ExpressionWrapper(~models.Q(**{name: ""}),
+                                                                        output_field=models.BooleanField())
+                                for name in SECRET_FIELDS})
 
 
 class Credential(models.Model):
@@ -100,5 +109,6 @@ class Credential(models.Model):
         if self.kind not in SSH_KINDS:
             self.use_sudo = False
 
+    @sensitive_variables()
     def secret_values(self) -> set[str]:
         return secret_values(self.password, self.key_passphrase, self.private_key)

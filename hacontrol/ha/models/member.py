@@ -7,12 +7,19 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
+from hacontrol.ha.errors import Refused
 from hacontrol.ha.fields import EncryptedTextField
 from hacontrol.ha.models.choices import SERVING_STATES, Platform, State
 from hacontrol.ha.models.cluster import MAX_PRIORITY, Cluster
 from hacontrol.ha.models.credential import Credential, secret_values
-from hacontrol.lib.hostkeys import HostKeyFormatError, fingerprint, normalise_host_key
+from hacontrol.lib.hostkeys import (
+    HostKeyFormatError,
+    fingerprint,
+    normalise_certificate_fingerprint,
+    normalise_host_key,
+)
 from hacontrol.lib.names import address_problem, member_name_problem
 from hacontrol.remote import HostSettings, parse_backups
 from hacontrol.remote.commands import PlatformCommands
@@ -31,7 +38,8 @@ class MemberQuerySet(models.QuerySet):
         return self.select_related("credential").only(
             "cluster_id", "name", "priority", "address", "platform", "state", "state_reason", "version",
             "clock_skew", "heartbeat_settings", "findings", "last_checked", "last_seen", "host_key",
-            "presented_host_key", "registered", "winrm_https", "winrm_auth", "winrm_allow_http_basic",
+            "presented_host_key", "winrm_certificate", "registered", "winrm_https", "winrm_auth",
+            "winrm_allow_http_basic",
             "credential__name", "credential__kind",
         )
 
@@ -64,7 +72,8 @@ class Member(models.Model):
         "pinned SSH host key", blank=True, help_text="'ssh-ed25519 AAAA…' as in known_hosts"
     )
     presented_host_key = models.TextField(
-        blank=True, help_text="The key the host last offered that did not match the pinned one"
+        blank=True, help_text="What the host last offered that did not match the pinned one: an SSH host key, or "
+                              "a WinRM TLS certificate's SHA256 fingerprint"
     )
     use_sudo = models.BooleanField(default=False, help_text="Run commands through sudo -n")
     winrm_https = models.BooleanField("WinRM over HTTPS", default=False)
@@ -73,6 +82,10 @@ class Member(models.Model):
         choices=[("ntlm", "NTLM"), ("kerberos", "Kerberos"), ("basic", "Basic")],
     )
     winrm_ca_file = models.CharField("WinRM CA bundle", max_length=500, blank=True)
+    winrm_certificate = models.CharField(
+        "pinned WinRM TLS certificate", max_length=200, blank=True,
+        help_text="SHA256 fingerprint of the HTTPS listener's certificate, 'SHA256:' and 64 hex digits",
+    )
     winrm_allow_http_basic = models.BooleanField(
         "allow Basic authentication over plain HTTP", default=False,
         help_text="Sends the password readable by anyone on the path; only for a lab",
@@ -140,6 +153,11 @@ class Member(models.Model):
                 self.host_key = normalise_host_key(self.host_key)
             except HostKeyFormatError as error:
                 problems["host_key"] = str(error)
+        if self.winrm_certificate:
+            try:
+                self.winrm_certificate = normalise_certificate_fingerprint(self.winrm_certificate)
+            except HostKeyFormatError as error:
+                problems["winrm_certificate"] = str(error)
         if any(c in self.preferences_path for c in "\r\n\x00\"") or (
                 self.platform == Platform.WINDOWS and any(c in self.preferences_path for c in "%^&|<>")):
             problems["preferences_path"] = "a path cannot hold line breaks, quotes or (on Windows) % ^ & | < >"
@@ -199,13 +217,32 @@ class Member(models.Model):
         return self.platform == Platform.WINDOWS and self.login.winrm_auth == "basic" and not self.winrm_https
 
     @property
+    def identity_kind(self) -> str:
+        """What pins the host: a Windows member over HTTPS its TLS certificate, else its SSH host key."""
+        return "TLS certificate" if self.platform == Platform.WINDOWS else "SSH host key"
+
+    @property
     def host_key_fingerprint(self) -> str:
+        """The pinned identity's fingerprint: the SSH host key's, or the WinRM certificate's."""
+        if self.platform == Platform.WINDOWS:
+            return self.winrm_certificate
         return _fingerprint_or_blank(self.host_key)
 
     @property
     def presented_key_fingerprint(self) -> str:
+        if self.presented_host_key.startswith("SHA256:"):
+            return self.presented_host_key  # a WinRM certificate is kept by its fingerprint
         return _fingerprint_or_blank(self.presented_host_key)
 
+    def pin_presented(self) -> str:
+        """Pin what the host presented (as ``presented_host_key`` holds it) in the field that
+        pins this member's identity; returns that field's name."""
+        name = "winrm_certificate" if self.platform == Platform.WINDOWS else "host_key"
+        setattr(self, name, self.presented_host_key)
+        self.presented_host_key = ""
+        return name
+
+    @sensitive_variables()
     def secret_values(self) -> set[str]:
         """The stored credentials as they could appear in output (its own and its saved
         credential's): whole values, key lines."""
@@ -219,6 +256,13 @@ class Member(models.Model):
         file name: nothing that could point elsewhere on the host)."""
         return bool(parse_backups([{"name": name}], self.effective_preferences_path))
 
+    def check_backup_name(self, name: str) -> None:
+        """Refuse (``backup-name``) a name that is not one of the copies hacontrol keeps: the one
+        rule for reading a backup and for restoring one."""
+        if not self.is_backup_name(name):
+            raise Refused("backup-name", f"{name!r} is not a copy hacontrol keeps beside "
+                                         f"{self.effective_preferences_path}", field="backup")
+
     def backup(self, name: str) -> dict | None:
         """The backup named ``name`` as the last look at the host listed it, or None."""
         return next((b for b in self.findings.get("backups", []) if b.get("name") == name), None)
@@ -229,6 +273,7 @@ class Member(models.Model):
         separator = "\\" if self.platform == Platform.WINDOWS else "/"
         return path.rsplit(separator, 1)[0] + separator + name
 
+    @sensitive_variables()
     def connection_settings(self) -> HostSettings:
         """What the remote layer needs to reach this member's host."""
         login = self.login
@@ -238,7 +283,7 @@ class Member(models.Model):
             key_passphrase=login.key_passphrase, host_key=self.host_key,
             preferences_path=self.effective_preferences_path, use_sudo=login.use_sudo,
             winrm_https=self.winrm_https, winrm_auth=login.winrm_auth,
-            winrm_ca_file=self.winrm_ca_file, commands=self.commands,
+            winrm_ca_file=self.winrm_ca_file, winrm_certificate=self.winrm_certificate, commands=self.commands,
             timeout=settings.HACONTROL_COMMAND_TIMEOUT,
             connect_timeout=settings.HACONTROL_CONNECT_TIMEOUT,
         )

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from hacontrol.ha.models.audit import AuditEvent
 
@@ -57,6 +58,7 @@ class ApiToken(models.Model):
         return f"{self.name} ({self.hint}…)"
 
     @classmethod
+    @sensitive_variables("token")
     def issue(cls, user, name: str, *, expires: datetime | None = None, actor=None) -> tuple[ApiToken, str]:
         """Make a token for ``user``; returns the row and the token, which is not kept anywhere."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -67,6 +69,7 @@ class ApiToken(models.Model):
         return row, token
 
     @classmethod
+    @sensitive_variables("token")
     def find(cls, token: str) -> ApiToken | None:
         """The token's row (expired or not), or None for a token never made or revoked."""
         return cls.objects.select_related("user").filter(digest=digest_of(token)).first()

@@ -179,7 +179,8 @@ class JobContext:
         except HostKeyError as error:
             Member.objects.filter(pk=member.pk).update(presented_host_key=error.presented_key)
             if "form" in self.job.params:  # a failed add offers to retry with this key filled in
-                self.job.params["form"]["host_key"] = error.presented_key
+                pins = "winrm_certificate" if member.platform == "windows" else "host_key"
+                self.job.params["form"][pins] = error.presented_key
                 self.job.params["presented_fingerprint"] = error.fingerprint
                 Job.objects.filter(pk=self.job.pk).update(params=self.job.params)
             raise StepFailed(str(error)) from None

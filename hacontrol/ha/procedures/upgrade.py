@@ -7,8 +7,6 @@ unless the primary already upgraded the database).
 
 from __future__ import annotations
 
-import shlex
-
 from django.conf import settings
 
 from hacontrol.ha.models import Job, JobKind, Member, State, Upgrade
@@ -127,17 +125,6 @@ def stop_secondaries(ctx: JobContext) -> list[Step]:
     return steps
 
 
-def install_command(member: Member, upgrade: Upgrade, staged: str) -> str:
-    """The per-member install command, run where the vendor says (Linux: in the extracted folder)."""
-    commands = member.platform_commands
-    if member.platform == "windows":
-        return commands.install.replace("{installer}", staged)
-    folder = staged.rsplit("/", 1)[0]
-    extracted = f"{folder}/{upgrade.installer_folder}"
-    return (f"tar -xzf {shlex.quote(staged)} -C {shlex.quote(folder)} && cd {shlex.quote(extracted)} && "
-            f"{commands.install}")
-
-
 def upgrade_member(ctx: JobContext) -> list[Step]:
     upgrade = upgrade_of(ctx)
     member = ctx.member
@@ -153,7 +140,7 @@ def upgrade_member(ctx: JobContext) -> list[Step]:
                 staged = remote.stage(upgrade.installer_file, upgrade.installer_sha256)
                 ctx.log(f"{member.name}: {staged} (SHA-256 checked on the host)")
             try:
-                command = install_command(member, upgrade, staged)
+                command = remote.install_line(staged, upgrade.installer_folder)
                 ctx.log(f"{member.name}$ {command}")
                 result = remote.run(command, settings.HACONTROL_INSTALL_TIMEOUT)
                 for text in (result.stdout, result.stderr):

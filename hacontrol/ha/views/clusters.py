@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from hacontrol.ha import actions, display
@@ -41,6 +42,8 @@ def cluster_list(request):
     return render(request, "ha/cluster_list.html", {"clusters": clusters})
 
 
+@sensitive_post_parameters("dns_key_secret")
+@sensitive_variables()
 @admin_required
 def cluster_add(request):
     form = ClusterForm(posted(request))
@@ -53,6 +56,8 @@ def cluster_add(request):
                                                        "cli": "ha cluster create NAME [--dns-name FQDN]"})
 
 
+@sensitive_post_parameters("dns_key_secret")
+@sensitive_variables()
 @admin_required
 def cluster_edit(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
@@ -86,10 +91,11 @@ def cluster_delete(request, cluster_id: int):
 
 def cluster_detail(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
-    fragment = is_partial(request) and request.GET.get("fragment") == "members"
-    context = {**display.panel(cluster, fragment=fragment), "cluster": cluster, "cluster_url": cluster.get_absolute_url()}
+    fragment = request.GET.get("fragment") if is_partial(request) else None
+    context = {**display.panel(cluster), "cluster": cluster, "cluster_url": cluster.get_absolute_url()}
     attach_action_urls(cluster, context["members"])
-    return render(request, "ha/cluster_detail.html" + ("#members" if fragment else ""), context)
+    part = f"#{fragment}" if fragment in ("members", "history") else ""
+    return render(request, "ha/cluster_detail.html" + part, context)
 
 
 @admin_required
@@ -110,6 +116,7 @@ def cluster_dns(request, cluster_id: int):
     return go(request, cluster.get_absolute_url())
 
 
+@sensitive_variables()  # reads the zone with the cluster's TSIG key
 @admin_required
 def cluster_dns_fix(request, cluster_id: int):
     """Fix DNS: the plan, read from the zone's primary server now (that read is what the

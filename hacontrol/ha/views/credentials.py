@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from hacontrol.ha import actions
 from hacontrol.ha.access import admin_required
@@ -28,6 +28,7 @@ def credential_detail(request, credential_id: int):
 
 
 @sensitive_post_parameters("password", "private_key", "key_passphrase")
+@sensitive_variables()
 @admin_required
 def credential_add(request):
     form = CredentialForm(posted(request))
@@ -40,6 +41,7 @@ def credential_add(request):
 
 
 @sensitive_post_parameters("password", "private_key", "key_passphrase")
+@sensitive_variables()
 @admin_required
 def credential_edit(request, credential_id: int):
     credential = get_object_or_404(Credential, pk=credential_id)

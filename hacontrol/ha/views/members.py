@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from hacontrol.ha import actions, display
@@ -28,6 +28,7 @@ def member_detail(request, cluster_id: int, member_id: int):
     return render(request, "ha/member_detail.html", display.member_page(member))
 
 
+@sensitive_variables()  # the file as read, before it is masked
 def member_backup(request, cluster_id: int, member_id: int, name: str):
     """One backup on the host, read now and masked (only on request: the page itself never waits on a host)."""
     member = get_object_or_404(Member.objects.select_related("cluster", "credential"), pk=member_id,
@@ -63,6 +64,7 @@ def member_restore(request, cluster_id: int, member_id: int, name: str):
 
 
 @sensitive_post_parameters("password", "private_key", "key_passphrase")
+@sensitive_variables()
 @admin_required
 def member_add(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
@@ -71,7 +73,7 @@ def member_add(request, cluster_id: int):
     if request.method == "POST" and form.is_valid():
         job = attempt(request, lambda: actions.add_member(
             actor(request), cluster, reason=form.cleaned_data["reason"], registered=form.cleaned_data["registered"],
-            update_dns=form.cleaned_data.get("update_dns"), form=form.entered(), **form.action_values()), form)
+            update_dns=form.cleaned_data.get("update_dns"), **form.action_values()), form)
         if job:
             return to_job(request, job)
     return form_page(request, "ha/member_form.html", {
@@ -82,6 +84,7 @@ def member_add(request, cluster_id: int):
 
 
 @sensitive_post_parameters("password", "private_key", "key_passphrase")
+@sensitive_variables()
 @admin_required
 def member_edit(request, cluster_id: int, member_id: int):
     member = get_object_or_404(Member, pk=member_id, cluster_id=cluster_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from hacontrol.ha.forms import TokenForm
@@ -11,6 +12,7 @@ from hacontrol.ha.models import ApiToken
 from hacontrol.ha.views.common import posted
 
 
+@sensitive_variables()  # the new token, until it is shown
 def token_list(request):
     form = TokenForm(posted(request))
     issued = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from hacontrol.ha import actions, display
@@ -10,21 +11,33 @@ from hacontrol.ha.access import admin_required
 from hacontrol.ha.forms import UpgradeForm
 from hacontrol.ha.jobs import enqueue
 from hacontrol.ha.models import Cluster, Upgrade
+from hacontrol.ha.uploads import refusal, stream_installers
 from hacontrol.ha.views.common import STOP_POLLING, actor, attempt, go, is_partial, posted
 
 
+@csrf_exempt  # checked below, once the installer streams through its own handler
 @admin_required
 def upgrade_start(request, cluster_id: int):
+    stream_installers(request)
+    return upgrade_start_checked(request, cluster_id)
+
+
+@csrf_protect
+def upgrade_start_checked(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
     current = cluster.open_upgrade()
     if current:
         return redirect(current.get_absolute_url())
     form = UpgradeForm(posted(request), request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    too_large = refusal(request) if request.method == "POST" else None
+    if too_large:
+        form.is_valid()
+        form.show(too_large)
+    elif request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["installer"]
 
         def start() -> Upgrade:
-            stored = actions.store_installer(upload.chunks(), upload.name) if upload else None
+            stored = actions.store_uploaded_installer(upload) if upload else None
             return actions.start_upgrade(actor(request), cluster, installer=stored,
                                          installer_host_path=form.cleaned_data["installer_host_path"],
                                          target_version=form.cleaned_data["target_version"])
@@ -43,7 +56,7 @@ def upgrade_detail(request, upgrade_id: int):
     context = {"upgrade": upgrade, "cluster": upgrade.cluster, **display.describe_upgrade(upgrade)}
     if is_partial(request):
         response = render(request, "ha/upgrade_detail.html#wizard", context)
-        if not context["live_job"]:
+        if not context["live_job"] and not upgrade.is_open:
             response.status_code = STOP_POLLING
         return response
     return render(request, "ha/upgrade_detail.html", context)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from hacontrol.ha import actions, display
 from hacontrol.ha.errors import Refused
+from hacontrol.ha.fields import derived_key, fernet
 from hacontrol.ha.jobs import run_here
 from hacontrol.ha.models import ApiToken, AuditEvent, Cluster, Credential, CredentialKind, Job, JobStatus, Member
 from hacontrol.ha.probe import check_dns, probe_cluster, read_backup
@@ -81,7 +83,8 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--address", required=True)
         self.connection_arguments(add)
-        add.add_argument("--accept-host-key", action="store_true", help="pin the key the host presents now (audited)")
+        add.add_argument("--accept-host-key", action="store_true",
+                         help="pin the SSH host key (or WinRM HTTPS certificate) the host presents now (audited)")
         add.add_argument("--registered", action="store_true",
                          help="its name and priority are already in Micetro's High Availability configuration")
         self.member_dns_arguments(add, "add its address to")
@@ -120,10 +123,12 @@ class Command(BaseCommand):
                             help="it is already removed from Micetro's High Availability configuration")
         self.member_dns_arguments(remove, "delete its address from")
         remove.add_argument("--reason", default="")
-        accept = member_sub.add_parser("accept-key", help="pin the new host key the member's host presented")
+        accept = member_sub.add_parser("accept-key", help="pin the new host key (or WinRM TLS certificate) the "
+                                                          "member's host presented")
         accept.add_argument("cluster")
         accept.add_argument("name")
-        accept.add_argument("--fingerprint", required=True, help="the presented key's SHA256 fingerprint, as checked")
+        accept.add_argument("--fingerprint", required=True,
+                            help="the presented key's (or certificate's) SHA256 fingerprint, as checked")
         accept.add_argument("--reason", default="")
 
         credential = sub.add_parser("credential", help="saved credentials that members pick")
@@ -190,6 +195,7 @@ class Command(BaseCommand):
         upgrade.add_argument("--force", action="store_true", help="override failed pre-flight checks (audited)")
         upgrade.add_argument("--resume", action="store_true", help="continue (retry) the open upgrade")
         upgrade.add_argument("--abort", action="store_true", help="abort the open upgrade")
+        upgrade.add_argument("--reason", default="", help="why (kept in the audit log): an abort's, or --force's")
         token = sub.add_parser("token", help="API tokens: create (shown once), list, revoke")
         token_sub = token.add_subparsers(dest="action", required=True)
         token_create = token_sub.add_parser("create")
@@ -201,7 +207,10 @@ class Command(BaseCommand):
         token_list.add_argument("--json", action="store_true")
         token_revoke = token_sub.add_parser("revoke")
         token_revoke.add_argument("id", type=int)
-        sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
+        rotate = sub.add_parser("rotate-keys", help="re-encrypt stored credentials with the newest HACONTROL_SECRET_KEY")
+        rotate.add_argument("--from-secret-key", action="store_true",
+                            help="also read what was encrypted with the key derived from SECRET_KEY (before "
+                                 "HACONTROL_SECRET_KEY was set)")
         sub.add_parser("new-key", help="print a new key for HACONTROL_SECRET_KEY")
         sub.add_parser("worker", help="run the background worker and the state monitor (same as `manage.py worker`)")
 
@@ -237,6 +246,7 @@ class Command(BaseCommand):
         parser.add_argument("--sudo", dest="use_sudo", action="store_true", default=None)
         parser.add_argument("--winrm-auth", choices=["ntlm", "kerberos", "basic"])
         parser.add_argument("--winrm-https", action="store_true", default=None)
+        parser.add_argument("--winrm-certificate", help="the HTTPS listener's certificate SHA256 fingerprint to pin")
         parser.add_argument("--allow-http-basic", dest="winrm_allow_http_basic", action="store_true", default=None)
         parser.add_argument("--commands", help="JSON object of command overrides")
         parser.add_argument("--credential", help="a saved credential's name (instead of --user, --key-file ...)")
@@ -357,7 +367,7 @@ class Command(BaseCommand):
     def member_values(self, options: dict) -> dict:
         values = {k: options.get(k) for k in ("address", "port", "platform", "username", "host_key", "priority",
                                                "preferences_path", "use_sudo", "winrm_auth", "winrm_https",
-                                               "winrm_allow_http_basic")}
+                                               "winrm_certificate", "winrm_allow_http_basic")}
         values = {k: v for k, v in values.items() if v is not None}
         if options.get("key_file"):
             values["private_key"] = Path(options["key_file"]).expanduser().read_text()
@@ -408,8 +418,10 @@ class Command(BaseCommand):
                 self.run(priority_job)
             return
         values.setdefault("platform", values["credential"].platform if values.get("credential") else "linux")
-        if options["accept_host_key"] and values["platform"] == "linux" and not values.get("host_key"):
-            values["host_key"] = self.fetch_host_key(cluster, options["name"], values)
+        if options["accept_host_key"]:
+            pins = "winrm_certificate" if values["platform"] == "windows" else "host_key"
+            if not values.get(pins) and (pins == "host_key" or values.get("winrm_https")):
+                values[pins] = self.fetch_host_key(cluster, options["name"], values)
         job = actions.add_member(actor(), cluster, name=options["name"], registered=options["registered"],
                                  update_dns=options["update_dns"], reason=options["reason"], **values)
         self.say_dns(cluster, job)
@@ -423,44 +435,27 @@ class Command(BaseCommand):
 
     def member_show(self, member: Member, json: bool, **options) -> None:
         page = display.member_page(member)
-        diff = page["diff"]
-        reference = page["reference"]
-        found = page["findings"]
-        data = {
-            "name": member.name, "cluster": member.cluster.name, "priority": member.priority, "address": member.address,
-            "state": "maintenance" if page["in_maintenance"] else member.state, "reason": member.state_reason,
-            "login": f"credential {member.credential.name}" if member.credential else f"own ({member.username})",
-            "version": member.version, "clock_skew": member.clock_skew, "heartbeat": member.heartbeat_settings,
-            "name_on_host": found.get("name_on_host"), "format": found.get("format"),
-            "database": {"type": found.get("database_type"), "server": found.get("DatabaseServer"),
-                         "username": found.get("DatabaseUsername"), "password": page["database_password"]},
-            "windows_service": found.get("windows_service"),
-            "overrides": {name: command for name, command, _ in page["overrides"]},
-            "drift": [d.as_dict() for d in page["drift"]],
-            "backups": [b["name"] for b in page["backups"]],
-            "jobs": [f"#{job.pk} {job.title} ({job.status})" for job in page["jobs"]],
-            "reference": reference.name if reference else None,
-            "preferences": member.preferences_masked,
-            "diff": [f"{line.kind} {line.text}" for line in diff] if diff is not None else None,
-        }
+        data = display.member_facts(member, page)
         if json:
             self.stdout.write(as_json(data))
             return
         self.stdout.write(f"{member.name} ({member.cluster.name}): {data['state'].upper()}"
                           + (f" ({member.state_reason})" if member.state_reason else ""))
+        shown = {**data, "overrides": {o["name"]: o["command"] for o in data["overrides"]},
+                 "backups": [b["name"] for b in data["backups"]]}
         for key in ("priority", "address", "login", "version", "clock_skew", "heartbeat", "name_on_host", "format",
                     "database", "windows_service", "overrides", "backups"):
-            if data[key] not in (None, "", {}, []):
-                self.stdout.write(f"  {key.replace('_', ' ')}: {data[key]}")
+            if shown[key] not in (None, "", {}, []):
+                self.stdout.write(f"  {key.replace('_', ' ')}: {shown[key]}")
         for difference in page["drift"]:
             self.stdout.write(f"  drift: {difference.describe()}")
         for job in data["jobs"]:
-            self.stdout.write(f"  job {job}")
-        if diff is not None:
-            self.stdout.write(f"preferences.cfg (masked) against {reference.name if reference else '-'}'s, "
+            self.stdout.write(f"  job #{job['id']} {job['title']} ({job['status']})")
+        if data["diff"] is not None:
+            self.stdout.write(f"preferences.cfg (masked) against {data['reference'] or '-'}'s, "
                               "ClusterMemberName aside:")
-            for line in diff:
-                self.stdout.write(f"  {line.kind} {line.text}")
+            for line in data["diff"]:
+                self.stdout.write(f"  {line['kind']} {line['text']}")
         elif member.preferences_masked:
             self.stdout.write("preferences.cfg (masked):")
             self.stdout.write(member.preferences_masked.rstrip())
@@ -486,14 +481,14 @@ class Command(BaseCommand):
         self.run(actions.restore_backup(actor(), member, backup=backup, reason=reason))
 
     def fetch_host_key(self, cluster: Cluster, name: str, values: dict) -> str:
-        """Connect once without a pinned key and pin what the host presents (audited)."""
+        """Connect once without a pinned key (or certificate) and pin what the host presents (audited)."""
         probe = Member(cluster=cluster, name=name, **{k: v for k, v in values.items() if k != "priority"})
         try:
             open_connection(probe.connection_settings()).close()
         except HostKeyUnknown as error:
-            self.stdout.write(f"accepting host key {error.fingerprint} of {probe.address}")
+            self.stdout.write(f"accepting {probe.identity_kind} {error.fingerprint} of {probe.address}")
             AuditEvent.record(actor(), "host key accepted", cluster=cluster, member_name=name,
-                              detail=f"old none, new {error.fingerprint}")
+                              detail=f"{probe.identity_kind}: old none, new {error.fingerprint}")
             return error.presented_key
         except RemoteError as error:
             raise CommandError(str(error)) from None
@@ -647,7 +642,7 @@ class Command(BaseCommand):
 
     def fix_dns(self, cluster: Cluster, yes: bool, reason: str) -> None:
         """Show the plan, ask (deletions included) unless --yes, then run the job here."""
-        plan = actions.plan_dns(cluster)
+        plan = actions.plan_dns(cluster, actor=actor(), reason=reason)
         self.stdout.write(f"{cluster.dns_name} on {cluster.dns_server} now: {plan.before.describe()}")
         for note in plan.notes:
             self.stdout.write(f"  {note}")
@@ -745,14 +740,14 @@ class Command(BaseCommand):
     # upgrades -------------------------------------------------------------------------------
 
     def do_upgrade(self, cluster: str, installer: str | None, installer_on_hosts: str | None, target_version: str,
-                   yes: bool, force: bool, resume: bool, abort: bool, **options):
+                   yes: bool, force: bool, resume: bool, abort: bool, reason: str = "", **options):
         found = self.cluster(cluster)
         current = found.open_upgrade()
         if abort or resume:
             if current is None:
                 raise CommandError(f"{found.name} has no open upgrade")
             if abort:
-                self.run(actions.abort_upgrade(actor(), current))
+                self.run(actions.abort_upgrade(actor(), current, reason=reason))
                 self.stdout.write(f"upgrade #{current.pk} aborted; the cluster runs again on the old version")
                 return
         else:
@@ -771,7 +766,7 @@ class Command(BaseCommand):
             self.stdout.write(f"upgrade #{current.pk} of {found.name} to {current.target_version}")
         while current.is_open:
             if current.status == "failed" and current.stage == 0 and force:
-                actions.override_preflight(actor(), current, reason="overridden with --force on the command line")
+                actions.override_preflight(actor(), current, reason=reason or "overridden with --force on the command line")
             elif current.status == "failed" and not resume:
                 raise CommandError(f"upgrade #{current.pk} stopped: {current.error}\n"
                                    "fix the cause, then --resume (retries the step) or --abort")
@@ -822,11 +817,27 @@ class Command(BaseCommand):
 
     # keys and the worker ------------------------------------------------------------------------
 
-    def do_rotate_keys(self, **options):
+    def do_rotate_keys(self, from_secret_key: bool = False, **options):
         """Every secret is decrypted with whichever configured key works and saved again, which
-        encrypts it with the first (newest) key; afterwards the old keys can be dropped."""
+        encrypts it with the first (newest) key; afterwards the old keys can be dropped. With
+        ``from_secret_key`` the key derived from SECRET_KEY decrypts too, for this run only."""
+        if not settings.HACONTROL_SECRET_KEYS:
+            raise CommandError("set HACONTROL_SECRET_KEY first (`ha new-key` prints one): it is the key to "
+                               "re-encrypt with")
+        if not from_secret_key:
+            return self.rotate_keys()
+        keys = settings.HACONTROL_SECRET_KEYS
+        settings.HACONTROL_SECRET_KEYS = [*keys, derived_key()]
+        fernet.cache_clear()
+        try:
+            self.rotate_keys()
+        finally:
+            settings.HACONTROL_SECRET_KEYS = keys
+            fernet.cache_clear()
+
+    def rotate_keys(self) -> None:
         secrets = ["password", "private_key", "key_passphrase"]
-        members = saved = clusters = 0
+        members = saved = clusters = vaults = 0
         with transaction.atomic():
             for member in Member.objects.select_for_update():
                 member.save(update_fields=secrets)
@@ -837,10 +848,15 @@ class Command(BaseCommand):
             for cluster in Cluster.objects.select_for_update().exclude(dns_key_secret=""):
                 cluster.save(update_fields=["dns_key_secret"])
                 clusters += 1
+            # A job still running keeps its hosts' snapshots (preferences.cfg files) for undo.
+            for job in Job.objects.select_for_update().exclude(vault=""):
+                Job.objects.filter(pk=job.pk).update(vault=job.vault)
+                vaults += 1
         AuditEvent.record(actor(), "credentials re-encrypted",
-                          detail=f"{members} member(s), {saved} saved credential(s), {clusters} TSIG key(s)")
-        self.stdout.write(f"re-encrypted the credentials of {members} member(s), {saved} saved credential(s) and "
-                          f"{clusters} cluster TSIG key(s) "
+                          detail=f"{members} member(s), {saved} saved credential(s), {clusters} TSIG key(s), "
+                                 f"{vaults} job vault(s)")
+        self.stdout.write(f"re-encrypted the credentials of {members} member(s), {saved} saved credential(s), "
+                          f"{clusters} cluster TSIG key(s) and the snapshots of {vaults} running job(s) "
                           "with the newest key")
 
     def do_new_key(self, **options):
