@@ -205,7 +205,11 @@ class SSHRemote(Remote):
                     raise TimedOut(f"{self.host.address}: `{command[:80]}` did not finish within {timeout:g} s")
                 if not self.is_alive():
                     raise Unreachable(f"{self.host.address}: the connection dropped while `{command[:80]}` ran")
-                select.select([channel], [], [], min(remaining, 0.5))
+                if channel.eof_received:
+                    # paramiko's fileno stays readable after EOF: wait for the exit status itself.
+                    channel.status_event.wait(min(remaining, 0.5))
+                else:
+                    select.select([channel], [], [], min(remaining, 0.5))
             exit_code = channel.recv_exit_status()
         finally:
             channel.close()
