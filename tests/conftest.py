@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 
 from hacontrol.ha import actions
 from hacontrol.ha.access import ADMIN_GROUP
@@ -54,6 +55,14 @@ def pytest_collection_modifyitems(config, items):
         for folder, group in SERIAL_GROUPS.items():
             if folder in item.nodeid:
                 item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The reused test database (--reuse-db) starts empty: a run killed half-way leaves the rows
+    of its transactional tests behind, which Django only flushes after a test that ended."""
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
 
 
 def loopback(last: int) -> str:

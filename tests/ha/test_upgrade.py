@@ -18,7 +18,8 @@ from tests.hosts.windows import windows_installer
 @pytest.fixture
 def trio(cluster, ssh_hosts, client_key, micetro):
     for index, name in enumerate(["central1", "central2", "central3"]):
-        assert add_member(cluster, ssh_hosts[index], client_key, name, micetro).status == JobStatus.SUCCEEDED
+        job = add_member(cluster, ssh_hosts[index], client_key, name, micetro)
+        assert job.status == JobStatus.SUCCEEDED, [(step.name, step.output) for step in job.steps.all()][-2:]
     return ssh_hosts[:3]
 
 
@@ -152,7 +153,8 @@ def test_the_cli_runs_the_whole_upgrade(transactional_db, ssh_hosts, client_key,
 
     cluster = Cluster.objects.create(name="lab")
     for index, name in enumerate(["central1", "central2"]):
-        assert add_member(cluster, ssh_hosts[index], client_key, name, micetro).status == JobStatus.SUCCEEDED
+        job = add_member(cluster, ssh_hosts[index], client_key, name, micetro)
+        assert job.status == JobStatus.SUCCEEDED, [(step.name, step.output) for step in job.steps.all()][-2:]
     installer = linux_installer(tmp_path, "11.1.0")
     with pytest.raises(CommandError, match="add --yes"):
         call_command("ha", "upgrade", "lab", "--installer", str(installer))

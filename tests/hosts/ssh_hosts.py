@@ -77,7 +77,8 @@ class SSHHost:
         return sorted(self.data.glob("preferences.cfg.hacontrol-*.bak"))
 
     def reset(self, preferences: str | bytes = INITIAL_PREFERENCES, version: str = "11.0.3", running: bool = True) -> None:
-        """Back to a fresh, running, un-clustered Central."""
+        """Back to a fresh, running, un-clustered Central, its clock the console's."""
+        self.central.clock_offset = 0
         self.central.reset(preferences, version=version, running=running)
 
     def set_name(self, name: str) -> None:
