@@ -34,6 +34,8 @@ from hacontrol.remote.commands import PlatformCommands
 _POOL_SALT = secrets.token_bytes(16)
 BACKUP_NAME = re.compile(r"\.hacontrol-[0-9A-Za-z]+\.bak")
 BACKUPS_LISTED = 50
+# Seconds within which a look must place a host's clock for its skew to count.
+CLOCK_PRECISION = 1.0
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,12 @@ class HostReport:
 
     @property
     def clock_skew(self) -> float | None:
-        return None if self.clock is None else self.clock - (self.before + self.after) / 2
+        """Seconds the host's clock is ahead of the console's, or None when this look cannot tell
+        it within CLOCK_PRECISION: the host read its clock somewhere between ``before`` and
+        ``after``, so a slow look (a loaded host or console) would put a made-up skew on record."""
+        if self.clock is None or self.after - self.before > 2 * CLOCK_PRECISION:
+            return None
+        return self.clock - (self.before + self.after) / 2
 
 
 class RemoteError(Exception):

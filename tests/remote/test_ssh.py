@@ -16,9 +16,11 @@ from hacontrol.remote import (
     FileNotFound,
     HostKeyChanged,
     HostKeyUnknown,
+    HostReport,
     HostSettings,
     PermissionDenied,
     RemoteError,
+    ServiceState,
     TimedOut,
     borrow,
     call,
@@ -55,6 +57,13 @@ def test_one_look_at_the_host_reads_service_version_clock_and_preferences(ssh_ho
     assert report.service.running and report.version == "11.0.3"
     assert report.preferences == host.preferences.read_bytes()
     assert abs(report.clock_skew) < 2
+
+
+def test_a_look_too_slow_to_place_the_hosts_clock_records_no_skew():
+    quick = HostReport(ServiceState(True), clock=1000.4, before=1000.0, after=1000.2)
+    slow = HostReport(ServiceState(True), clock=1014.0, before=1000.0, after=1012.0)
+    assert round(quick.clock_skew, 1) == 0.3
+    assert slow.clock_skew is None, "somewhere between 2 s behind and 14 s ahead: not a measurement"
 
 
 def test_a_non_zero_exit_code_is_data_not_an_error(ssh_hosts, client_key):
