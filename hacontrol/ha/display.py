@@ -80,10 +80,16 @@ def panel(cluster: Cluster) -> dict:
         "skewed": [m for m in members if m.clock_skew_warning],
         "failover": failover_view(cluster),
         "insecure": [m for m in members if m.insecure_transport],
+    }
+    return context
+
+
+def history(cluster: Cluster) -> dict:
+    """The panel's recent jobs and state changes, refreshed apart from the member table."""
+    return {
         "recent_jobs": list(cluster.jobs.all()[:5]),
         "recent_changes": list(StateChange.objects.filter(member__cluster=cluster).select_related("member")[:10]),
     }
-    return context
 
 
 STAGE_TEXTS = {

@@ -81,7 +81,7 @@ def test_every_page_and_dialog_is_labelled_named_keyboard_usable_and_says_its_co
     page.goto(prod.get_absolute_url())
     expect_accessible(page)
     for text in ("python manage.py ha status prod", "python manage.py ha job confirm", "python manage.py ha dns prod",
-                 "python manage.py ha member edit prod central2 --host-key"):
+                 "python manage.py ha member accept-key prod central2 --fingerprint"):
         expect(page.locator(".cli", has_text=text)).to_have_count(1)
     # States in words as well as colours, and the reason beside them.
     row = page.locator("#members tr", has_text="central3")

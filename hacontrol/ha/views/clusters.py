@@ -92,8 +92,12 @@ def cluster_delete(request, cluster_id: int):
 def cluster_detail(request, cluster_id: int):
     cluster = get_object_or_404(Cluster, pk=cluster_id)
     fragment = request.GET.get("fragment") if is_partial(request) else None
-    context = {**display.panel(cluster), "cluster": cluster, "cluster_url": cluster.get_absolute_url()}
-    attach_action_urls(cluster, context["members"])
+    context: dict = {"cluster": cluster, "cluster_url": cluster.get_absolute_url()}
+    if fragment != "history":
+        context |= display.panel(cluster)
+        attach_action_urls(cluster, context["members"])
+    if fragment != "members":
+        context |= display.history(cluster)
     part = f"#{fragment}" if fragment in ("members", "history") else ""
     return render(request, "ha/cluster_detail.html" + part, context)
 
