@@ -309,7 +309,9 @@ class JobContext:
                 latest = (self.cluster.failover or {}).get("latest")
                 if latest:
                     self.set_deadline(datetime.fromtimestamp(latest, timezone.utc))
-                self.pause(1)
+                # Look again in a second, or just after the moment Central must have decided by.
+                until_latest = latest - time.time() if latest else 0.0
+                self.pause(min(1.0, until_latest + 0.05) if until_latest > 0 else 1.0)
         finally:
             self.set_deadline(None)
 
