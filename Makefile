@@ -38,7 +38,7 @@ run: $(VENV)/.installed var/secret_key
 TEST_PROCESSES ?= 4
 test: $(VENV)/.installed-test var/secret_key
 	scripts/ensure-system-packages
-	DEBUG=0 $(BIN)/pytest -n $(TEST_PROCESSES) --dist loadgroup -m "not campaign" $(PYTEST_ARGS)
+	DEBUG=0 $(BIN)/pytest -n $(TEST_PROCESSES) -m "not campaign" $(PYTEST_ARGS)
 	DEBUG=0 $(BIN)/pytest -m campaign $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test var/secret_key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from django.core.management import call_command
 from hacontrol.ha import actions
 from hacontrol.ha.access import ADMIN_GROUP
 from hacontrol.ha.jobs import run_here
-from hacontrol.ha.models import Cluster, Job, JobStatus, Member
+from hacontrol.ha.models import Cluster, Job, JobStatus, JobStep, Member
 from hacontrol.remote import close_all
 from tests.hosts.bind_server import BindServer
 from tests.hosts.central import CentralStore, MicetroHA
@@ -31,30 +32,20 @@ ROOT = Path(__file__).resolve().parent.parent
 # Parallel test processes (pytest-xdist) each take their own: gw0 127.0.20.x, gw1 127.0.21.x...; with
 # HACONTROL_TEST_NET=127.0.9. they stay inside that suite's own: gw0 127.0.9.x, gw1 127.1.9.x, gw2 127.2.9.x...
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-_WORKER_NUMBER = int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
+WORKER_NUMBER = int(_WORKER.removeprefix("gw")) if _WORKER.startswith("gw") else 0
 
 
 def _test_net() -> str:
     chosen = os.environ.get("HACONTROL_TEST_NET")
     if not chosen:
-        return f"127.0.{20 + _WORKER_NUMBER}." if _WORKER else "127.0.0."
-    if not _WORKER_NUMBER:
+        return f"127.0.{20 + WORKER_NUMBER}." if _WORKER else "127.0.0."
+    if not WORKER_NUMBER:
         return chosen
     first, second, third, *_ = chosen.split(".")
-    return f"{first}.{int(second) + _WORKER_NUMBER}.{third}."
+    return f"{first}.{int(second) + WORKER_NUMBER}.{third}."
 
 
 TEST_NET = _test_net()
-# Tests on fixed addresses of their own (the simulators' self-tests) or that restart the shared
-# PostgreSQL (the fault campaign) never run beside another of their kind.
-SERIAL_GROUPS = {"tests/sim/": "central-simulator", "tests/windows_sim/": "windows-emulator"}
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        for folder, group in SERIAL_GROUPS.items():
-            if folder in item.nodeid:
-                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -189,6 +180,19 @@ def do_in_micetro(micetro: MicetroHA, instructions: dict) -> None:
         micetro.unregister(name)
     else:
         micetro.set_priority(name, instructions["priority"])
+
+
+class AdministratorAtTheConsole(io.StringIO):
+    """The CLI's standard input: answers its "done in Micetro?" question after doing the step
+    in the simulated Micetro, as an administrator at the console would."""
+
+    def __init__(self, micetro: MicetroHA):
+        super().__init__()
+        self.micetro = micetro
+
+    def readline(self, *args) -> str:
+        do_in_micetro(self.micetro, JobStep.objects.get(status="waiting").instructions)
+        return "y\n"
 
 
 def finish(job: Job, micetro: MicetroHA | None, actor: str = "alice") -> Job:

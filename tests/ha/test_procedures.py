@@ -7,7 +7,7 @@ from hacontrol.ha import actions
 from hacontrol.ha.errors import Refused
 from hacontrol.ha.models import AuditEvent, JobStatus
 from hacontrol.lib.prefs import Preferences
-from tests.conftest import add_member, finish, linux_member_values
+from tests.conftest import AdministratorAtTheConsole, add_member, finish, linux_member_values
 from tests.hosts.ssh_hosts import FRESH_PREFERENCES
 
 
@@ -259,23 +259,11 @@ def test_a_member_reached_as_a_non_root_user_with_sudo_is_configured(cluster, ss
 
 def test_the_cli_builds_a_cluster_confirming_each_registration(transactional_db, ssh_hosts, client_key, micetro, capsys, monkeypatch):
     """Through the CLI: three members, each registration done in Micetro when the job asks."""
-    import io
     import json
 
     from django.core.management import call_command
 
-    class Administrator(io.StringIO):
-        """Answers the CLI's question after doing the step in (simulated) Micetro."""
-
-        def readline(self):
-            from hacontrol.ha.models import JobStep
-
-            do_in_micetro(micetro, JobStep.objects.get(status="waiting").instructions)
-            return "y\n"
-
-    from tests.conftest import do_in_micetro
-
-    monkeypatch.setattr("sys.stdin", Administrator())
+    monkeypatch.setattr("sys.stdin", AdministratorAtTheConsole(micetro))
     call_command("ha", "cluster", "create", "lab")
     for index, name in enumerate(["central1", "central2", "central3"]):
         host = ssh_hosts[index]

@@ -5,14 +5,17 @@ heartbeat settings) and applies the vendor's rules. These tests compare its answ
 simulator, written from the vendor's documents, says is really going on.
 """
 
+import contextlib
+import json
 import time
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from hacontrol.ha import actions
-from hacontrol.ha.models import AuditEvent, JobStatus, State
+from hacontrol.ha.models import AuditEvent, Cluster, JobStatus, State
 from hacontrol.ha.probe import probe_cluster
-from tests.conftest import add_member, finish
+from tests.conftest import AdministratorAtTheConsole, add_member, finish
 
 # The simulated hosts use HeartbeatInterval 5 and HeartbeatMaxAllowedDowntime 20 (the vendor's
 # shortest): Central fails over within 25 s of the Active member's last heartbeat.
@@ -39,14 +42,14 @@ class Referee:
     truth; counts every wrong Active answer (one member called Active that is not, or called
     Standby while it is). A look during which the truth itself changed proves nothing: skipped."""
 
-    def __init__(self, cluster, micetro):
-        self.cluster, self.micetro = cluster, micetro
+    def __init__(self, cluster, micetro, answer=answer):
+        self.cluster, self.micetro, self.answer = cluster, micetro, answer
         self.looks = self.wrong = 0
         self.mistakes: list[str] = []
 
     def look(self) -> tuple[dict, dict]:
         before = self.micetro.truth()
-        said = answer(self.cluster)
+        said = self.answer(self.cluster)
         after = self.micetro.truth()
         if before != after:
             return said, after
@@ -190,3 +193,33 @@ def test_a_member_whose_clock_runs_far_ahead_is_never_answered_with_a_guess(clus
     said, truth = referee.look()
     assert said["central1"] == "unknown" and said["central2"] == "unknown"
     assert referee.wrong == 0, referee.mistakes
+
+
+def test_through_the_cli_every_step_of_add_stop_return_and_switchover_agrees_with_central(
+        transactional_db, ssh_hosts, client_key, micetro, monkeypatch, capsys):
+    """Issue 11's sequence as an administrator types it: `ha member add` three times (each
+    registration done in Micetro when the CLI asks), the Active member stopped and started again,
+    `ha switchover --to central3`; `ha check --json` after each, compared with the truth."""
+    monkeypatch.setattr("sys.stdin", AdministratorAtTheConsole(micetro))
+
+    def ha_check(cluster) -> dict:
+        with contextlib.suppress(CommandError):  # exits 1 while a member is down: the answer is printed first
+            call_command("ha", "check", cluster.name, "--json")
+        return {row["name"]: row["state"] for row in json.loads(capsys.readouterr().out)["members"]}
+
+    call_command("ha", "cluster", "create", "lab")
+    for host, name in zip(ssh_hosts[:3], ["central1", "central2", "central3"], strict=True):
+        call_command("ha", "member", "add", "lab", name, "--address", host.address, "--port", str(host.port),
+                     "--key-file", str(client_key), "--host-key", host.host_key_line)
+    capsys.readouterr()
+    referee = Referee(Cluster.objects.get(name="lab"), micetro, answer=ha_check)
+    referee.until_settled({"central1": "active", "central2": "standby", "central3": "standby"}, 5)
+    ssh_hosts[0].central.stop()
+    referee.until_settled({"central1": "offline", "central2": "active", "central3": "standby"}, FAILOVER_WINDOW + 10)
+    ssh_hosts[0].central.start()
+    referee.until_settled({"central1": "standby", "central2": "active", "central3": "standby"}, 10)
+    call_command("ha", "switchover", "lab", "--to", "central3")  # raises unless the job succeeded
+    capsys.readouterr()
+    referee.until_settled({"central1": "standby", "central2": "standby", "central3": "active"}, 10)
+    assert micetro.truth() == {"central1": "standby", "central2": "standby", "central3": "active"}
+    assert referee.wrong == 0 and referee.looks >= 4, referee.mistakes

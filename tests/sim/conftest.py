@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import WORKER_NUMBER
 from tests.hosts.central import CentralInstance, CentralStore, SimulatedCentralHost
 
-# Loopback addresses reserved for these tests: 127.0.3.1 - 127.0.3.50.
-_ADDRESSES = (f"127.0.3.{i}" for i in itertools.cycle(range(1, 51)))
+# Loopback addresses reserved for these tests: 127.0.3.1 - 127.0.3.50, each parallel test process
+# its own (gw1: 127.1.3.x, ...).
+_ADDRESSES = (f"127.{WORKER_NUMBER}.3.{i}" for i in itertools.cycle(range(1, 51)))
 
 
 def next_address() -> str:

@@ -1,7 +1,7 @@
 """Self-tests of the Windows host emulator, driven through pywinrm (the client the product uses).
 
 Every test states the documented behaviour it checks; see tests/hosts/windows/README.md for sources.
-Loopback addresses 127.0.4.1-127.0.4.50 only.
+Loopback addresses 127.0.4.1-127.0.4.50 only (each parallel test process its own: gw1 127.1.4.x, ...).
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 from winrm.protocol import Protocol
 
+from tests.conftest import WORKER_NUMBER
 from tests.hosts.windows import WindowsHost, WinRMServer, windows_installer
 
 PASSWORD = "Passw0rd!"
 CENTRAL = r"C:\Program Files\Men and Mice\Central\mmcentral.exe"
 
-_addr = iter(f"127.0.4.{i}" for i in range(1, 51))
+_addr = iter(f"127.{WORKER_NUMBER}.4.{i}" for i in range(1, 51))
 
 
 def next_address() -> str:
