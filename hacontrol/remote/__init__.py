@@ -34,8 +34,10 @@ from hacontrol.remote.commands import PlatformCommands
 _POOL_SALT = secrets.token_bytes(16)
 BACKUP_NAME = re.compile(r"\.hacontrol-[0-9A-Za-z]+\.bak")
 BACKUPS_LISTED = 50
-# Seconds within which a look must place a host's clock for its skew to count.
-CLOCK_PRECISION = 1.0
+# Seconds within which a look must place a host's clock for its skew to count: loose enough for a
+# Windows look (WinRM's shell round trips and PowerShell's start), tight beside the seconds of skew
+# that matter (HACONTROL_CLOCK_SKEW_WARNING, and HeartbeatMaxAllowedDowntime for Central).
+CLOCK_PRECISION = 2.5
 
 
 @dataclass(frozen=True)
