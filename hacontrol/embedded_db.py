@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+
+# Each process names its connections after itself, so the last one out can tell its own (and dead
+# processes') connections from those of a live process still using the server.
+APPLICATION_NAME = "hacontrol-pid-{pid}"
 
 
 def embedded_database_url(data_dir: Path) -> str:
@@ -21,7 +26,7 @@ def embedded_database_url(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     forget_dead_handles(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    return server.get_uri()
+    return f"{server.get_uri()}&application_name={APPLICATION_NAME.format(pid=os.getpid())}"
 
 
 def forget_dead_handles(data_dir: Path) -> None:
@@ -56,7 +61,6 @@ def stop_if_unused(url: str) -> bool:
     from urllib.parse import parse_qs, urlsplit
 
     import psutil
-    import psycopg
     from pgserver.postgres_server import POSTGRES_BIN_PATH
 
     data_dir = Path(parse_qs(urlsplit(url).query)["host"][0])
@@ -69,12 +73,7 @@ def stop_if_unused(url: str) -> bool:
         handles = []
     if any(pid != os.getpid() and psutil.pid_exists(pid) for pid in handles):
         return False
-    with psycopg.connect(url, autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
-        ).fetchone()
-    others = row[0] if row else 0
-    if others:
+    if _still_used(url):
         return False
     owner = data_dir.owner()
     command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(data_dir), "-w", "stop", "-m", "fast"]
@@ -87,3 +86,26 @@ def stop_if_unused(url: str) -> bool:
         with PostgresServer._lock:
             handles_file.write_text(json.dumps([pid for pid in handles if pid != os.getpid()]))
     return stopped
+
+
+def _still_used(url: str, patience: float = 5.0) -> bool:
+    """Whether a live process other than this one is connected. Connections named after this
+    process (its threads') or after a dead one do not count; a process that is just exiting is
+    given ``patience`` seconds to go."""
+    import psutil
+    import psycopg
+
+    prefix = APPLICATION_NAME.format(pid="")
+    deadline = time.monotonic() + patience
+    while True:
+        with psycopg.connect(url, autocommit=True) as connection:
+            names = [row[0] for row in connection.execute(
+                "SELECT application_name FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()").fetchall()]
+        pids = [int(name[len(prefix):]) if name.startswith(prefix) and name[len(prefix):].isdigit() else None
+                for name in names]
+        if all(pid is not None and (pid == os.getpid() or not psutil.pid_exists(pid)) for pid in pids):
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.25)
