@@ -331,10 +331,11 @@ class JobRunner:
         error = redact(error, self.secrets)
         durable(lambda: self._finish(status, error))
         self.say(f"job #{self.job_id} {status}" + (f": {error}" if error else ""))
-        if REGISTRY[JobKind(self.job.kind)].scope != "none" and self.job.cluster.members.exists():
+        if REGISTRY[JobKind(self.job.kind)].scope != "none":
             try:
-                probe_cluster(self.job.cluster)
-            except Exception:  # noqa: BLE001 - the job has ended either way
+                if self.job.cluster.members.exists():
+                    probe_cluster(self.job.cluster)
+            except Exception:  # noqa: BLE001 - the job has ended either way (even if the database just went away)
                 logger.exception("looking at %s after job %s failed", self.job.cluster.name, self.job_id)
         return status
 
