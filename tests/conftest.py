@@ -259,6 +259,23 @@ def windows_host(tmp_path, central_store, ssh_hosts):
     host.shutdown()
 
 
+@pytest.fixture
+def more_windows_hosts(tmp_path, central_store):
+    """make(**options): further emulated Windows hosts (beside ``windows_host``), each on an
+    address of its own, stopped after the test."""
+    made = []
+
+    def make(**options):
+        host = make_windows_host(tmp_path / f"win{len(made)}", central_store, loopback(35 + len(made)), **options)
+        made.append(host)
+        return host
+
+    yield make
+    for host in made:
+        host.server.stop()
+        host.shutdown()
+
+
 def windows_member_values(host, **extra) -> dict:
     values = dict(address=host.server.address, port=host.server.port, platform="windows",
                   username="Administrator", password=WINDOWS_PASSWORD, winrm_auth="basic",

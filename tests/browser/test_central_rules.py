@@ -18,10 +18,19 @@ pytestmark = pytest.mark.browser
 COUNTDOWN = re.compile(r"\(in (\d+) s\)")
 
 
-def build(cluster, hosts, key, micetro, names) -> None:
+def watch_built(request, page, cluster, hosts, key, micetro, names) -> TruthWatch:
+    """Build the cluster with hacontrol's own adds, start the worker, sign in, open the panel and
+    watch it until it shows the cluster as built: the first member Active, the others Standby."""
     for host, name in zip(hosts, names, strict=False):
         job = add_member(cluster, host, key, name, micetro)
         assert job.status == JobStatus.SUCCEEDED, job.error
+    request.getfixturevalue("worker")
+    sign_in(page, "alice", "alice-pass-1")
+    page.goto(cluster.get_absolute_url())
+    watch = TruthWatch(page, micetro)
+    built = {name: "STANDBY" for name in names} | {names[0]: "ACTIVE"}
+    watch.until(lambda shown: shown == built, 20, "the cluster as built")
+    return watch
 
 
 def seconds_left(locator) -> int:
@@ -32,12 +41,7 @@ def seconds_left(locator) -> int:
 
 def test_the_panel_follows_a_failover_live_and_never_calls_a_member_active_before_central_does(
         request, page, admin, cluster, ssh_hosts, client_key, micetro):
-    build(cluster, ssh_hosts, client_key, micetro, ["central1", "central2"])
-    request.getfixturevalue("worker")
-    sign_in(page, "alice", "alice-pass-1")
-    page.goto(cluster.get_absolute_url())
-    watch = TruthWatch(page, micetro)
-    watch.until(lambda shown: shown == {"central1": "ACTIVE", "central2": "STANDBY"}, 20, "the cluster as built")
+    watch = watch_built(request, page, cluster, ssh_hosts, client_key, micetro, ["central1", "central2"])
 
     # Central stops on the Active member: Offline at once, and a countdown while Central decides.
     watch.forget_history()
@@ -76,13 +80,7 @@ def test_the_panel_follows_a_failover_live_and_never_calls_a_member_active_befor
 
 def test_set_active_in_the_panel_waits_for_central_s_failover_and_makes_the_last_member_truly_active(
         request, page, admin, cluster, ssh_hosts, client_key, micetro):
-    build(cluster, ssh_hosts, client_key, micetro, ["central1", "central2", "central3"])
-    request.getfixturevalue("worker")
-    sign_in(page, "alice", "alice-pass-1")
-    page.goto(cluster.get_absolute_url())
-    watch = TruthWatch(page, micetro)
-    watch.until(lambda shown: shown == {"central1": "ACTIVE", "central2": "STANDBY", "central3": "STANDBY"}, 20,
-                "the cluster as built")
+    watch = watch_built(request, page, cluster, ssh_hosts, client_key, micetro, ["central1", "central2", "central3"])
 
     central3 = Member.objects.get(name="central3")
     page.locator(f"#member-{central3.pk}").get_by_role("link", name="Set Active").click()
@@ -127,12 +125,7 @@ def test_set_active_in_the_panel_waits_for_central_s_failover_and_makes_the_last
 
 def test_a_member_whose_host_died_is_forgotten_with_a_reason_after_its_micetro_unregistration(
         request, page, admin, cluster, ssh_hosts, client_key, micetro):
-    build(cluster, ssh_hosts, client_key, micetro, ["central1", "central2"])
-    request.getfixturevalue("worker")
-    sign_in(page, "alice", "alice-pass-1")
-    page.goto(cluster.get_absolute_url())
-    watch = TruthWatch(page, micetro)
-    watch.until(lambda shown: shown == {"central1": "ACTIVE", "central2": "STANDBY"}, 20, "the cluster as built")
+    watch = watch_built(request, page, cluster, ssh_hosts, client_key, micetro, ["central1", "central2"])
 
     ssh_hosts[1].kill()
     watch.until(lambda shown: shown["central2"] == "OFFLINE", 20, "central2 OFFLINE")

@@ -18,7 +18,7 @@ from hacontrol.remote import (
     open_connection,
 )
 from hacontrol.remote.wsman import cmd_quote, decode_clixml, ps_quote
-from tests.conftest import WINDOWS_PASSWORD, loopback, make_windows_host
+from tests.conftest import WINDOWS_PASSWORD
 
 PREFS = r"C:\ProgramData\Men and Mice\Central\preferences.cfg"
 
@@ -27,21 +27,6 @@ def settings_for(host, **overrides) -> HostSettings:
     values = dict(platform="windows", address=host.server.address, port=host.server.port, username="Administrator",
                   password=WINDOWS_PASSWORD, winrm_auth="basic", preferences_path=PREFS, timeout=10, connect_timeout=3)
     return HostSettings(**(values | overrides))
-
-
-@pytest.fixture
-def other_windows(tmp_path, central_store):
-    hosts = []
-
-    def make(**options):
-        host = make_windows_host(tmp_path / f"w{len(hosts)}", central_store, loopback(31 + len(hosts)), **options)
-        hosts.append(host)
-        return host
-
-    yield make
-    for host in hosts:
-        host.server.stop()
-        host.shutdown()
 
 
 def test_one_look_finds_central_by_its_service_and_reads_everything(windows_host):
@@ -54,8 +39,8 @@ def test_one_look_finds_central_by_its_service_and_reads_everything(windows_host
     assert abs(report.clock_skew) < 2
 
 
-def test_an_older_display_name_another_key_name_and_another_folder_are_found(other_windows):
-    host = other_windows(display_name="Men and Mice Central", service_name="MMCentralSvc",
+def test_an_older_display_name_another_key_name_and_another_folder_are_found(more_windows_hosts):
+    host = more_windows_hosts(display_name="Men and Mice Central", service_name="MMCentralSvc",
                          install_dir=r"D:\Apps\Micetro\Central")
     with borrow(settings_for(host)) as remote:
         report = remote.report()
@@ -67,8 +52,8 @@ def test_an_older_display_name_another_key_name_and_another_folder_are_found(oth
     assert r'""D:\Apps\Micetro\Central\mmcentral.exe" -stop"' in host.server.commands
 
 
-def test_a_host_without_central_says_so(other_windows):
-    host = other_windows(central_installed=False)
+def test_a_host_without_central_says_so(more_windows_hosts):
+    host = more_windows_hosts(central_installed=False)
     with borrow(settings_for(host)) as remote:
         report = remote.report()
         assert not report.installed
@@ -145,8 +130,8 @@ def test_a_wrong_password_is_an_authentication_failure(windows_host):
         open_connection(settings_for(windows_host, password="wrong"))
 
 
-def test_https_certificates_are_pinned_like_host_keys(other_windows):
-    host = other_windows(https=True)
+def test_https_certificates_are_pinned_like_host_keys(more_windows_hosts):
+    host = more_windows_hosts(https=True)
     with pytest.raises(HostKeyUnknown) as raised:
         open_connection(settings_for(host, winrm_https=True))
     assert raised.value.fingerprint == "SHA256:" + host.server.certificate_sha256.upper()
@@ -156,17 +141,17 @@ def test_https_certificates_are_pinned_like_host_keys(other_windows):
         open_connection(settings_for(host, winrm_https=True, winrm_certificate="SHA256:" + "AB" * 32))
 
 
-def test_basic_over_plain_http_refused_by_the_host_is_a_clear_error(other_windows):
-    host = other_windows()
+def test_basic_over_plain_http_refused_by_the_host_is_a_clear_error(more_windows_hosts):
+    host = more_windows_hosts()
     host.server.allow_unencrypted = False
     with pytest.raises(AuthenticationFailed):
         open_connection(settings_for(host))
 
 
-def test_a_pinned_certificate_is_checked_on_every_connection_not_only_the_first(other_windows):
+def test_a_pinned_certificate_is_checked_on_every_connection_not_only_the_first(more_windows_hosts):
     from tests.hosts.windows.certs import Certificate
 
-    host = other_windows(https=True)
+    host = more_windows_hosts(https=True)
     pinned = "SHA256:" + host.server.certificate_sha256.upper()
     remote = open_connection(settings_for(host, winrm_https=True, winrm_certificate=pinned))
     assert remote.run("ver").ok

@@ -26,13 +26,23 @@ def debug(settings, client):
     return settings
 
 
+def forced_failure(*args, **kwargs):
+    raise RuntimeError("forced failure for the debug page test")
+
+
 @pytest.fixture
 def forced(monkeypatch):
     """Every audited change fails at its end, after the secret went through the action."""
-    def fail(*args, **kwargs):
-        raise RuntimeError("forced failure for the debug page test")
+    monkeypatch.setattr(AuditEvent, "record", forced_failure)
 
-    monkeypatch.setattr(AuditEvent, "record", fail)
+
+def api_with_token(admin, monkeypatch) -> APIClient:
+    """An API client holding a token whose text is TOKEN, answered with the debug page on failure."""
+    monkeypatch.setattr(random_secrets, "token_urlsafe", lambda size: TOKEN.removeprefix("hac_"))
+    ApiToken.issue(admin, "tests")
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    return api
 
 
 def key_lines(client_key) -> list[str]:
@@ -90,11 +100,8 @@ def test_a_cluster_s_tsig_secret_stays_hidden(debug, forced, admin_client, clust
 
 
 def test_signing_in_shows_no_password(debug, client, admin, monkeypatch):
-    def fail(*args, **kwargs):
-        raise RuntimeError("forced failure for the debug page test")
-
     # Deep in Django's own backend, where the password is a plain local variable.
-    monkeypatch.setattr(ModelBackend, "user_can_authenticate", fail)
+    monkeypatch.setattr(ModelBackend, "user_can_authenticate", forced_failure)
     admin.set_password(PASSWORD)
     admin.save()
     assert_no_secret(client.post(reverse("login"), {"username": "alice", "password": PASSWORD}))
@@ -106,7 +113,7 @@ def test_making_an_api_token_shows_no_token(debug, admin_client, monkeypatch):
 
     def fail(actor, action, **kwargs):
         if action == "token create":
-            raise RuntimeError("forced failure for the debug page test")
+            forced_failure()
         return original(actor, action, **kwargs)
 
     monkeypatch.setattr(AuditEvent, "record", fail)
@@ -114,18 +121,10 @@ def test_making_an_api_token_shows_no_token(debug, admin_client, monkeypatch):
 
 
 @pytest.mark.parametrize("form_encoded", [False, True])
-def test_the_api_shows_no_secret_of_a_member_added_or_edited(debug, forced, admin, cluster, client_key, monkeypatch,
+def test_the_api_shows_no_secret_of_a_member_added_or_edited(debug, admin, cluster, client_key, monkeypatch,
                                                            form_encoded):
-    monkeypatch.setattr(random_secrets, "token_urlsafe", lambda size: TOKEN.removeprefix("hac_"))
-    monkeypatch.setattr(AuditEvent, "record", lambda *a, **k: None)
-    ApiToken.issue(admin, "tests")
-    api = APIClient(raise_request_exception=False)
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-
-    def fail(*args, **kwargs):
-        raise RuntimeError("forced failure for the debug page test")
-
-    monkeypatch.setattr(AuditEvent, "record", fail)
+    api = api_with_token(admin, monkeypatch)
+    monkeypatch.setattr(AuditEvent, "record", forced_failure)
     secrets = {"private_key": client_key.read_text(), "password": PASSWORD, "key_passphrase": PASSPHRASE}
     fmt = "multipart" if form_encoded else "json"
     added = api.post("/api/members/", {"cluster": cluster.pk, "name": "central1", "address": "192.0.2.10",
@@ -141,15 +140,8 @@ def test_the_api_shows_no_secret_of_a_credential_or_a_tsig_key_saved(debug, admi
                                                                   form_encoded):
     from hacontrol.ha.models import Credential
 
-    monkeypatch.setattr(random_secrets, "token_urlsafe", lambda size: TOKEN.removeprefix("hac_"))
-    ApiToken.issue(admin, "tests")
-    api = APIClient(raise_request_exception=False)
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-
-    def fail(*args, **kwargs):
-        raise RuntimeError("forced failure for the debug page test")
-
-    monkeypatch.setattr(AuditEvent, "record", fail)
+    api = api_with_token(admin, monkeypatch)
+    monkeypatch.setattr(AuditEvent, "record", forced_failure)
     fmt = "multipart" if form_encoded else "json"
     login = {"kind": "ssh-key", "username": "root", "private_key": client_key.read_text(),
              "key_passphrase": PASSPHRASE, "password": PASSWORD}

@@ -16,7 +16,7 @@ from hacontrol.ha.models import JobStatus, Member, UpgradeStatus
 from hacontrol.ha.probe import probe_cluster
 from hacontrol.remote.wsman import ps_quote
 from tests.api.conftest import token_client
-from tests.conftest import finish, loopback, make_windows_host, windows_member_values
+from tests.conftest import finish, windows_member_values
 from tests.hosts.windows import windows_installer
 
 CMD_BREAKERS = ['"', "&", "%", "^", "|"]
@@ -24,19 +24,9 @@ INERT = "it's $(Remove-Item -Recurse C:\\ProgramData)"  # a quote and a subexpre
 
 
 @pytest.fixture
-def windows(tmp_path, central_store, ssh_hosts):
-    """make(**options): an emulated Windows host on its own address, stopped after the test."""
-    made = []
-
-    def make(**options):
-        host = make_windows_host(tmp_path / f"win{len(made)}", central_store, loopback(35 + len(made)), **options)
-        made.append(host)
-        return host
-
-    yield make
-    for host in made:
-        host.server.stop()
-        host.shutdown()
+def windows(more_windows_hosts, ssh_hosts):
+    """make(**options): an emulated Windows host, on a Central database the ssh_hosts fixture emptied."""
+    return more_windows_hosts
 
 
 def powershell_scripts(host) -> list[str]:
